@@ -1,0 +1,1 @@
+"""Readers and writers: filterbank/PSRFITS via your, candidate lists, FETCH h5."""

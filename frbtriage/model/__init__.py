@@ -1,0 +1,1 @@
+"""The CNN: architecture, training, prediction, and its safetensors + JSON format."""

@@ -1,0 +1,1 @@
+"""CHIME-like observation simulator: bursts, RFI, noise, and a truth table."""

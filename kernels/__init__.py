@@ -1,0 +1,1 @@
+"""Numba kernels (installed as ``frbtriage.kernels``); each has a numpy twin in tests/."""

@@ -1,0 +1,1 @@
+"""Streamlit app (installed as ``frbtriage.ui``)."""
