@@ -1,0 +1,113 @@
+"""Batched inference: candidate images in, calibrated p(astro) with uncertainty out.
+
+Works on any array-likes that slice like numpy along the first axis (numpy arrays, zarr
+arrays from the workspace, h5py datasets). Images are read one batch at a time by a
+``torch.utils.data.DataLoader``: on CUDA it uses worker processes and pinned memory
+so reading the next batch overlaps with the GPU computing this one, and inference runs
+under ``torch.autocast`` (float16); on the CPU it reads in the main process in float32.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from frbtriage.model.calibration import ensemble_stats
+from frbtriage.model.config import LoadedModel
+
+
+@dataclass
+class Scores:
+    """Per-candidate outputs, each ``(n,)`` float64: calibrated mean ``p_astro`` over the
+    ensemble, member spread ``p_std``, and ``bald`` mutual information (nats, 0..ln 2)."""
+
+    p_astro: np.ndarray
+    p_std: np.ndarray
+    bald: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.p_astro)
+
+
+class _BatchSlices(Dataset):
+    """Item ``j`` = images ``[j*B:(j+1)*B]`` (or the rows ``indices[...]``) as float32 tensors."""
+
+    def __init__(self, ft: Any, dmt: Any, batch_size: int, indices: Sequence[int] | None) -> None:
+        self.ft, self.dmt, self.bs = ft, dmt, batch_size
+        self.indices = None if indices is None else np.asarray(indices, dtype=np.int64)
+        self.n = len(ft) if indices is None else len(self.indices)
+
+    def __len__(self) -> int:
+        return (self.n + self.bs - 1) // self.bs
+
+    def _take(self, arr: Any, j: int) -> np.ndarray:
+        lo, hi = j * self.bs, min((j + 1) * self.bs, self.n)
+        if self.indices is None:
+            return np.asarray(arr[lo:hi], dtype=np.float32)
+        rows = self.indices[lo:hi]
+        if len(rows) and np.all(np.diff(rows) == 1):  # contiguous: one slice read
+            return np.asarray(arr[int(rows[0]):int(rows[-1]) + 1], dtype=np.float32)
+        return np.stack([np.asarray(arr[int(r)], dtype=np.float32) for r in rows]) if len(
+            rows) else np.zeros((0,) + tuple(arr.shape[1:]), np.float32)
+
+    def __getitem__(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self._take(self.ft, j)), torch.from_numpy(self._take(self.dmt, j))
+
+
+def _loader(ft: Any, dmt: Any, batch_size: int, indices: Sequence[int] | None,
+            device: torch.device, workers: int | None) -> DataLoader:
+    cuda = device.type == "cuda"
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1) if cuda else 0
+    return DataLoader(_BatchSlices(ft, dmt, batch_size, indices), batch_size=None, shuffle=False,
+                      num_workers=workers, pin_memory=cuda, persistent_workers=False,
+                      prefetch_factor=4 if workers else None)
+
+
+@torch.inference_mode()
+def predict_logits_images(model: LoadedModel, ft: Any, dmt: Any, *,
+                          indices: Sequence[int] | None = None, batch_size: int = 256,
+                          device: str | torch.device | None = None, workers: int | None = None,
+                          progress: bool = False) -> np.ndarray:
+    """Raw ensemble logits ``(n, members)`` float32 for images ``ft``, ``dmt`` ``(N, 256, 256)``
+    (all rows, or only ``indices``)."""
+    from frbtriage.model.train import pick_device
+
+    dev = pick_device(str(device) if device is not None else None)
+    net = model.network.to(dev).eval()
+    loader = _loader(ft, dmt, batch_size, indices, dev, workers)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=loader.dataset.n, desc="scoring", unit="cand")
+    out = []
+    for ft_b, dmt_b in loader:
+        ft_b = ft_b.to(dev, non_blocking=True)
+        dmt_b = dmt_b.to(dev, non_blocking=True)
+        with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=dev.type == "cuda"):
+            out.append(net(ft_b, dmt_b).float().cpu())
+        if bar is not None:
+            bar.update(len(ft_b))
+    if bar is not None:
+        bar.close()
+    if not out:
+        return np.zeros((0, model.config.architecture.members), dtype=np.float32)
+    return torch.cat(out).numpy()
+
+
+def score_images(model: LoadedModel, ft: Any, dmt: Any, *, indices: Sequence[int] | None = None,
+                 batch_size: int = 256, device: str | torch.device | None = None,
+                 workers: int | None = None, progress: bool = False) -> Scores:
+    """Calibrated :class:`Scores` for images ``ft``, ``dmt`` ``(N, 256, 256)`` (FETCH
+    normalisation, row 0 = highest frequency / lowest DM trial), or only the rows ``indices``."""
+    logits = predict_logits_images(model, ft, dmt, indices=indices, batch_size=batch_size,
+                                   device=device, workers=workers, progress=progress)
+    s = ensemble_stats(logits, model.config.temperature)
+    return Scores(p_astro=s["p_astro"], p_std=s["p_std"], bald=s["bald"])
