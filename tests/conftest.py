@@ -24,3 +24,15 @@ def real_fil() -> Path:
 def samples_dir() -> Path:
     """The committed data_samples/ folder."""
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def sim_obs(tmp_path_factory: pytest.TempPathFactory):  # -> frbtriage.simulate.SimulationResult
+    """A small simulated observation (1024 ch x 15 s, seed 11, 4 bursts, default RFI) written
+    once per session into a temporary folder. Returns the ``SimulationResult``: ``.fil_path``,
+    ``.truth_path``, ``.candidates_path``, ``.mask_path``, ``.out_dir``, ``.truth``,
+    ``.candidates``, ``.layout``. Treat the files as read-only."""
+    from frbtriage.simulate import simulate_observation
+
+    out = tmp_path_factory.mktemp("sim_obs")
+    return simulate_observation(out, minutes=0.25, nchan=1024, seed=11, n_bursts=4)
