@@ -287,10 +287,19 @@ class _Planner:
         for draw, rate, (s_lo, s_hi) in kinds:
             for _ in range(_count(rate * cfg.rfi_rate, cfg.minutes)):
                 t = float(rng.uniform(0.1, lay.duration - 0.1))
-                ev = draw(rng, lay, t)
                 target = _loguniform(rng, s_lo, s_hi)
-                # RFI may saturate, but not by absurd factors: at most twice the headroom
-                block, snr, width, _ = self._render_scaled(ev, 0.0, target, 2 * self.peak_cap)
+                # RFI may saturate, but not by absurd factors (peak <= twice the headroom); a
+                # narrow one that cannot reach its target S/N that way is redrawn (<= 8 times)
+                best = None
+                for _ in range(8):
+                    ev = draw(rng, lay, t)
+                    got = self._render_scaled(ev, 0.0, target, 2 * self.peak_cap)
+                    if best is None or got[1] > best[1][1]:
+                        best = (ev, got)
+                    if got[1] >= 0.8 * target:
+                        break
+                assert best is not None
+                ev, (block, snr, width, _) = best
                 f_lo, f_hi = ev.freq_range
                 row = self.row(
                     ev.kind, time_s=ev.time_s, dm=0.0, width_s=ev.width_s if ev.kind != "rfi_drift"

@@ -22,7 +22,8 @@ the search reports (``snr``, ``dm``, box centre as ``stime``, log2 box width):
   errors of a real search; always reported (label 1), even when faint.
 * RFI: a CHIME-like DM grid from 0 to the largest DM searched. A zero-DM impulse peaks at
   DM 0 - few (and, when bright, stays above threshold at larger DMs with a time offset
-  of half the sweep: up to two extra candidates there); a narrowband burst's S/N hardly
+  of half the sweep: up to two extra candidates there, each kept with probability 1/2,
+  as a search's clustering merges the others); a narrowband burst's S/N hardly
   depends on DM, so the noise picks a random-ish DM; a downward drift peaks near the DM
   whose local sweep matches it. Reported only when the best noisy S/N passes the threshold.
 * noise: false positives with S/N ``threshold + Exp(0.5)`` at random trials, times and
@@ -151,6 +152,8 @@ class SearchEmulator:
         for i in above:
             if len(picks) > max_extra:
                 break
+            if self.rng.random() < 0.5:  # clustering merges some of them
+                continue
             # a search clusters neighbouring trials; only well-separated ones survive
             if all(abs(self.grid[i] - self.grid[j]) > 0.3 * max(self.grid[j], 10.0) for j in picks):
                 picks.append(i)
