@@ -4,7 +4,9 @@ A FETCH ``dmt`` image is 256 DM trials from 0 to 2·DM x 256 time samples, time-
 by ``width // 2`` and centred on the burst. ``your`` dedisperses the whole chunk at every
 trial and then decimates and crops; :func:`dm_time` computes only the ``nout`` output
 samples that are kept: ``nout * decim`` input samples per DM and channel instead of the
-whole chunk.
+whole chunk. It runs the tiled frequency-major sum of :mod:`.dedisperse` over the kept
+window (time tiles x DM groups as parallel tasks, so even a 256-sample window keeps both
+cores busy), then takes the mean over each run of ``decim`` samples.
 
 Delays are integer samples relative to the top of the band, computed by the caller
 (``frbtriage.physics.delay_samples``), one row per DM trial.
@@ -13,48 +15,26 @@ Delays are integer samples relative to the top of the band, computed by the call
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
-from .dedisperse import as_delays, as_float32_2d
+from .dedisperse import _sweep_sums, as_delays, as_float32_2d
+from .spectra import _decimate_time
 
 __all__ = ["dm_time"]
 
 
-@njit(parallel=True, cache=True)
-def _dm_time(data, delays, start, nout, decim):  # pragma: no cover - compiled
-    ndm, nchan = delays.shape
-    length = nout * decim
-    out = np.empty((ndm, nout), dtype=np.float32)
-    scale = np.float32(1.0 / decim)
-    for d in prange(ndm):
-        acc = np.zeros(length, dtype=np.float32)
-        c = 0
-        # four channels per pass (slices keep the inner loop free of index checks)
-        while c + 4 <= nchan:
-            o = start + delays[d, c]
-            a = data[c, o : o + length]
-            o = start + delays[d, c + 1]
-            b = data[c + 1, o : o + length]
-            o = start + delays[d, c + 2]
-            e = data[c + 2, o : o + length]
-            o = start + delays[d, c + 3]
-            f = data[c + 3, o : o + length]
-            for i in range(length):
-                acc[i] += (a[i] + b[i]) + (e[i] + f[i])
-            c += 4
-        while c < nchan:
-            o = start + delays[d, c]
-            a = data[c, o : o + length]
-            for i in range(length):
-                acc[i] += a[i]
-            c += 1
-        for j in range(nout):
-            s = np.float32(0.0)
-            for k in range(decim):
-                s += acc[j * decim + k]
-            out[d, j] = s * scale
-    return out
+#: Largest time tile (samples) and the number of parallel tasks dm_time aims for.
+_TBLOCK = 1024
+_CBLOCK = 64
+_TASKS = 4
+
+
+def _tiles(ndm: int, length: int) -> tuple[int, int]:
+    """(time block, DM block) giving about ``_TASKS`` parallel tasks of cache-sized tiles."""
+    tblock = min(_TBLOCK, length)
+    ntiles = -(-length // tblock)
+    groups = max(1, -(-_TASKS // ntiles))
+    return tblock, max(1, -(-ndm // groups))
 
 
 def dm_time(
@@ -98,4 +78,9 @@ def dm_time(
             f"dm_time needs samples up to {last} (start={start} + nout*decim={nout * decim} "
             f"+ max delay {int(dl.max())} - 1) but the data has only {ntime}; read a longer window"
         )
-    return _dm_time(arr, dl, start, nout, decim)
+    length = nout * decim
+    tblock, dblock = _tiles(dl.shape[0], length)
+    full = _sweep_sums(arr, dl, start, length, tblock, _CBLOCK, dblock)
+    if decim == 1:
+        return full
+    return _decimate_time(full, decim, nout)

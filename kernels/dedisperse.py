@@ -131,28 +131,34 @@ def _dedisperse_timeseries(data, delays, nout, tblock):  # pragma: no cover - co
 
 
 @njit(parallel=True, cache=True)
-def _dedisperse_many(data, delays, nout, tblock, cblock):  # pragma: no cover - compiled
-    """Frequency-major tiled many-DM dedispersion.
+def _sweep_sums(data, delays, start, nout, tblock, cblock, dblock):  # pragma: no cover
+    """``out[d, i] = sum_c data[c, start + i + delays[d, c]]`` for ``i < nout``: frequency-major,
+    tiled.
 
-    The output is cut into time tiles of ``tblock`` samples, one parallel task per tile.
-    Within a tile, channels are taken ``cblock`` at a time and every DM is accumulated
-    before moving to the next channel block, so the data rows of that block (``cblock`` x
-    (``tblock`` + delay spread) floats) stay in cache while all DMs read them. Each DM's
-    partial sum over the block lives in a small accumulator (``tblock`` floats, L1) and is
-    added to the output once per block; channels are added four at a time so the
-    accumulator is loaded and stored once per four adds. Innermost loops run over
-    contiguous time.
+    The output is cut into time tiles of ``tblock`` samples and DM groups of ``dblock``
+    trials; each (tile, group) pair is one parallel task. Within a task, channels are taken
+    ``cblock`` at a time and every DM of the group is accumulated before moving to the next
+    channel block, so the data rows of that block (``cblock`` x (``tblock`` + delay spread)
+    floats) stay in cache while all the DMs read them. Each DM's partial sum over the block
+    lives in a small accumulator (``tblock`` floats, L1) and is added to the output once
+    per block; channels are added four at a time so the accumulator is loaded and stored
+    once per four adds. Innermost loops run over contiguous time.
     """
     ndm, nchan = delays.shape
     out = np.zeros((ndm, nout), dtype=np.float32)
     ntiles = (nout + tblock - 1) // tblock
-    for tile in prange(ntiles):
-        t0 = tile * tblock
-        n = min(tblock, nout - t0)
+    ngroups = (ndm + dblock - 1) // dblock
+    for task in prange(ntiles * ngroups):
+        tile = task // ngroups
+        d0 = (task % ngroups) * dblock
+        d1 = min(d0 + dblock, ndm)
+        j0 = tile * tblock  # first output sample of the tile
+        t0 = start + j0  # its input sample at zero delay
+        n = min(tblock, nout - j0)
         acc = np.empty(n, dtype=np.float32)
         for c0 in range(0, nchan, cblock):
             c1 = min(c0 + cblock, nchan)
-            for d in range(ndm):
+            for d in range(d0, d1):
                 acc[:] = 0.0
                 c = c0
                 while c + 4 <= c1:
@@ -173,7 +179,7 @@ def _dedisperse_many(data, delays, nout, tblock, cblock):  # pragma: no cover - 
                     for i in range(n):
                         acc[i] += a[i]
                     c += 1
-                row = out[d, t0 : t0 + n]
+                row = out[d, j0 : j0 + n]
                 for i in range(n):
                     row[i] += acc[i]
     return out
@@ -235,4 +241,4 @@ def dedisperse_many(
     chan_block = int(chan_block)
     if time_block < 1 or chan_block < 1:
         raise ValueError(f"time_block and chan_block must be >= 1, got {time_block}, {chan_block}")
-    return _dedisperse_many(arr, dl, nout, time_block, chan_block)
+    return _sweep_sums(arr, dl, 0, nout, time_block, chan_block, dl.shape[0])
