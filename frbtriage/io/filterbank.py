@@ -1,0 +1,435 @@
+"""Sigproc filterbank and PSRFITS reading through ``your``, with honest edge padding.
+
+Data come out as float32 ``(nchan, ntime)`` in **file channel order** (``Header.freqs`` gives the
+frequency of each row). A window ``[start, stop)`` in samples may reach outside the file: the part
+outside is filled with each channel's median of the part inside the window and the amount of
+padding is reported in the :class:`Block` (never wrapped around, never silently shifted).
+
+Before a sigproc file is handed to ``your`` its header is scanned here (sigproc headers are
+length-prefixed keyword strings between ``HEADER_START`` and ``HEADER_END``) and the size of the
+data checked, so that a damaged file gives one clear :class:`~frbtriage.errors.InputError`
+instead of a traceback or, worse, silently misaligned spectra.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from frbtriage.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: Bits per sample that ``your`` reads from sigproc files (its ``SigprocFile.dtype``).
+SIGPROC_NBITS = (8, 16, 32)
+#: Bits per sample that ``your`` reads from PSRFITS files (it unpacks 2 and 4 bit, 1 bit is not).
+PSRFITS_NBITS = (2, 4, 8, 16, 32)
+
+SIGPROC_SUFFIXES = (".fil",)
+PSRFITS_SUFFIXES = (".fits", ".sf")
+
+# Sigproc header keywords and the type of the value that follows each one
+# (sigproc's read_header.c). "" means a marker with no value.
+_SIGPROC_KEYS: dict[str, str] = {
+    "rawdatafile": "str",
+    "source_name": "str",
+    "telescope_id": "i",
+    "machine_id": "i",
+    "data_type": "i",
+    "barycentric": "i",
+    "pulsarcentric": "i",
+    "nbits": "i",
+    "nsamples": "i",
+    "nchans": "i",
+    "nifs": "i",
+    "nbeams": "i",
+    "ibeam": "i",
+    "nbins": "i",
+    "tstart": "d",
+    "tsamp": "d",
+    "fch1": "d",
+    "foff": "d",
+    "refdm": "d",
+    "period": "d",
+    "az_start": "d",
+    "za_start": "d",
+    "src_raj": "d",
+    "src_dej": "d",
+}
+# Keywords ``your`` parses itself; any other keyword it skips by reading 4 bytes, which is
+# right only for 4-byte values (int keywords), so only those extra keywords are accepted.
+_YOUR_KEYS = {
+    "rawdatafile", "source_name", "machine_id", "barycentric", "pulsarcentric", "telescope_id",
+    "src_raj", "src_dej", "az_start", "za_start", "data_type", "fch1", "foff", "nchans",
+    "nbeams", "ibeam", "nbits", "tstart", "tsamp", "nifs",
+}  # fmt: skip
+_REQUIRED_KEYS = ("nchans", "nbits", "nifs", "tsamp", "fch1", "foff", "tstart")
+_MAX_HEADER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a reader needs to know about a filterbank file.
+
+    Attributes:
+        path: the file read.
+        fch1: centre frequency of the first channel in the file, MHz.
+        foff: channel step in MHz (negative when the first channel is the highest).
+        nchans: number of channels.
+        tsamp: sampling interval, seconds.
+        nspectra: number of time samples in the file.
+        tstart: MJD of the first sample.
+        nbits: bits per sample on disk.
+        source_name: source name from the header ("" when absent).
+    """
+
+    path: str
+    fch1: float
+    foff: float
+    nchans: int
+    tsamp: float
+    nspectra: int
+    tstart: float
+    nbits: int
+    source_name: str
+
+    @property
+    def freqs(self) -> NDArray[np.float64]:
+        """Channel centre frequencies in MHz in file order, shape ``(nchans,)``."""
+        return self.fch1 + np.arange(self.nchans, dtype=np.float64) * self.foff
+
+    @property
+    def duration(self) -> float:
+        """Length of the file in seconds (``nspectra * tsamp``)."""
+        return self.nspectra * self.tsamp
+
+
+@dataclass
+class Block:
+    """A window of data read from a file.
+
+    Attributes:
+        data: float32 array ``(nchan, ntime)`` in file channel order.
+        header: the file's :class:`Header`.
+        start: file sample index of column 0 (negative when the window starts before the file).
+        pad_before: number of leading columns that lie before the file (filled with medians).
+        pad_after: number of trailing columns that lie after the file (filled with medians).
+    """
+
+    data: NDArray[np.float32]
+    header: Header
+    start: int
+    pad_before: int
+    pad_after: int
+
+    @property
+    def padded(self) -> bool:
+        """True when any column of ``data`` lies outside the file."""
+        return self.pad_before > 0 or self.pad_after > 0
+
+    @property
+    def stop(self) -> int:
+        """File sample index one past the last column."""
+        return self.start + self.data.shape[1]
+
+
+def _read_string(buf: bytes, pos: int, path: str) -> tuple[str, int]:
+    """One length-prefixed sigproc string at byte ``pos``; returns it and the next position."""
+    if pos + 4 > len(buf):
+        raise InputError(path, "sigproc header ends before HEADER_END (file too short)")
+    (n,) = struct.unpack_from("<i", buf, pos)
+    if n < 1 or n > 80:
+        raise InputError(
+            path,
+            f"corrupt sigproc header: string length {n} at byte {pos} "
+            "(no HEADER_END where one was expected)",
+        )
+    if pos + 4 + n > len(buf):
+        raise InputError(path, "sigproc header ends before HEADER_END (file too short)")
+    raw = buf[pos + 4 : pos + 4 + n]
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError(path, f"corrupt sigproc header: non-text keyword at byte {pos}") from None
+    return text, pos + 4 + n
+
+
+def scan_sigproc_header(path: str | os.PathLike[str]) -> tuple[dict[str, object], int]:
+    """Parse a sigproc header without ``your``: returns ``(keywords, header_length_bytes)``.
+
+    Raises :class:`InputError` when the file does not start with ``HEADER_START``, has no
+    ``HEADER_END``, holds an unknown keyword or lacks one of nchans, nbits, nifs, tsamp,
+    fch1, foff, tstart.
+    """
+    p = os.fspath(path)
+    with open(p, "rb") as fh:
+        buf = fh.read(_MAX_HEADER_BYTES)
+    if len(buf) < 4:
+        raise InputError(p, "not a sigproc filterbank file (too short to hold a header)")
+    (n0,) = struct.unpack_from("<i", buf, 0)
+    if n0 != len("HEADER_START") or buf[4:16] != b"HEADER_START":
+        raise InputError(p, "not a sigproc filterbank file (does not start with HEADER_START)")
+    pos = 16
+    keys: dict[str, object] = {}
+    while True:
+        key, pos = _read_string(buf, pos, p)
+        if key == "HEADER_END":
+            break
+        if key in ("FREQUENCY_START", "FREQUENCY_END", "fchannel"):
+            raise InputError(p, "sigproc header with a frequency table is not supported")
+        kind = _SIGPROC_KEYS.get(key)
+        if kind is None or (key not in _YOUR_KEYS and kind != "i"):
+            raise InputError(p, f"unsupported sigproc header keyword {key!r} at byte {pos}")
+        if kind == "str":
+            value, pos = _read_string(buf, pos, p)
+            keys[key] = value
+        else:
+            size = struct.calcsize(kind)
+            if pos + size > len(buf):
+                raise InputError(p, "sigproc header ends before HEADER_END (file too short)")
+            (keys[key],) = struct.unpack_from("<" + kind, buf, pos)
+            pos += size
+    missing = [k for k in _REQUIRED_KEYS if k not in keys]
+    if missing:
+        raise InputError(p, f"sigproc header lacks {', '.join(missing)}")
+    return keys, pos
+
+
+def _validate_sigproc(path: str) -> tuple[dict[str, object], int, int]:
+    """Check header values and data size; returns ``(keywords, header_bytes, nspectra)``."""
+    keys, hdr_len = scan_sigproc_header(path)
+    nbits, nchans, nifs = int(keys["nbits"]), int(keys["nchans"]), int(keys["nifs"])  # type: ignore[call-overload]
+    if nbits not in SIGPROC_NBITS:
+        raise InputError(
+            path, f"unsupported nbits={nbits} (sigproc files: {', '.join(map(str, SIGPROC_NBITS))})"
+        )
+    if nchans < 1:
+        raise InputError(path, f"invalid nchans={nchans} in header")
+    if nifs not in (1, 4):
+        raise InputError(path, f"unsupported nifs={nifs} (expected 1 or 4)")
+    tsamp, foff = float(keys["tsamp"]), float(keys["foff"])  # type: ignore[arg-type]
+    if not (math.isfinite(tsamp) and tsamp > 0):
+        raise InputError(path, f"invalid tsamp={tsamp} in header (must be > 0 s)")
+    if not math.isfinite(foff) or foff == 0:
+        raise InputError(path, f"invalid foff={foff} in header (must be non-zero MHz)")
+    bytes_per_spectrum = nchans * nifs * nbits // 8
+    data_bytes = os.path.getsize(path) - hdr_len
+    if data_bytes < bytes_per_spectrum:
+        raise InputError(
+            path,
+            f"truncated filterbank: {data_bytes} data bytes, less than one spectrum "
+            f"({bytes_per_spectrum} bytes)",
+        )
+    nspectra, left = divmod(data_bytes, bytes_per_spectrum)
+    if left:
+        raise InputError(
+            path,
+            f"truncated filterbank: {left} bytes left over after {nspectra} whole spectra "
+            f"of {bytes_per_spectrum} bytes",
+        )
+    return keys, hdr_len, nspectra
+
+
+def _open_your(path: str, fmt: str) -> Any:
+    """Open with ``your``, turning its exceptions into :class:`InputError`."""
+    import your  # heavy import (astropy), kept local
+
+    try:
+        if fmt == "fil":
+            return your.Your(path)
+        return your.Your([path])
+    except InputError:
+        raise
+    except Exception as err:  # your raises bare ValueError/KeyError/OSError on bad files
+        kind = "sigproc" if fmt == "fil" else "PSRFITS"
+        raise InputError(path, f"cannot read as {kind}: {type(err).__name__}: {err}") from err
+
+
+class FilterbankReader:
+    """An open filterbank or PSRFITS file from which windows are read.
+
+    Opens the file once (``your`` memory-maps sigproc data), so reading thousands of windows
+    costs one ``your.get_data`` call each. Use as a context manager::
+
+        with FilterbankReader("obs.fil") as fb:
+            block = fb.read(1000, 2024)      # samples [1000, 2024)
+            block = fb.read_seconds(0.5, 1.0)
+
+    Raises :class:`InputError` for a missing file, an unknown suffix, a sigproc file without
+    ``HEADER_START``/``HEADER_END``, unsupported nbits or truncated data.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        p = Path(self.path)
+        if not p.exists():
+            raise InputError(self.path, "file not found")
+        if not p.is_file():
+            raise InputError(self.path, "not a regular file")
+        suffix = p.suffix.lower()
+        if suffix in SIGPROC_SUFFIXES:
+            self.format = "fil"
+            keys, self._hdr_len, nspectra = _validate_sigproc(self.path)
+            source = str(keys.get("source_name", ""))
+        elif suffix in PSRFITS_SUFFIXES:
+            self.format = "fits"
+        else:
+            raise InputError(
+                self.path,
+                f"unsupported file type {suffix or '(no suffix)'!r}: expected .fil (sigproc) "
+                "or .fits/.sf (PSRFITS)",
+            )
+        self._your = _open_your(self.path, self.format)
+        yh = self._your.your_header
+        if self.format == "fil":
+            if int(self._your.hdrbytes) != self._hdr_len:
+                self.close()
+                raise InputError(
+                    self.path,
+                    f"your parsed {self._your.hdrbytes} header bytes, expected {self._hdr_len}",
+                )
+        else:
+            nbits = int(yh.native_nbits)
+            if nbits not in PSRFITS_NBITS:
+                self.close()
+                raise InputError(self.path, f"unsupported nbits={nbits} for PSRFITS")
+            nspectra = int(yh.nspectra)
+            source = str(yh.source_name or "")
+            if nspectra < 1:
+                self.close()
+                raise InputError(self.path, "PSRFITS file holds no spectra")
+        self.header = Header(
+            path=self.path,
+            fch1=float(yh.fch1),
+            foff=float(yh.foff),
+            nchans=int(yh.nchans),
+            tsamp=float(yh.tsamp),
+            nspectra=int(nspectra),
+            tstart=float(yh.tstart),
+            nbits=int(yh.native_nbits),
+            source_name=source.strip(),
+        )
+
+    # -- context manager -------------------------------------------------------------------
+    def __enter__(self) -> FilterbankReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file handles ``your`` holds (idempotent)."""
+        y = getattr(self, "_your", None)
+        if y is None:
+            return
+        try:
+            if self.format == "fil":
+                y._mmdata.close()
+                y.fp.close()
+            else:
+                y.fits.close()
+        except (AttributeError, ValueError, OSError, BufferError):
+            pass
+        self._your = None
+
+    # -- reading -------------------------------------------------------------------------
+    def _raw(self, start: int, nsamp: int) -> NDArray:
+        """``your.get_data`` for in-file samples ``[start, start + nsamp)``: ``(nsamp, nchans)``."""
+        if self._your is None:
+            raise ValueError(f"{self.path}: reader is closed")
+        data = self._your.get_data(nstart=start, nsamp=nsamp)
+        if data.shape != (nsamp, self.header.nchans):
+            raise InputError(
+                self.path,
+                f"read of samples [{start}, {start + nsamp}) returned shape {data.shape}, "
+                f"expected {(nsamp, self.header.nchans)}",
+            )
+        return data
+
+    def read(self, start: int, stop: int) -> Block:
+        """Samples ``[start, stop)`` as a :class:`Block` with data ``(nchan, stop - start)``.
+
+        ``start`` may be negative and ``stop`` may exceed ``nspectra``: the columns outside the
+        file hold each channel's median over the in-file columns of this window, and
+        ``pad_before``/``pad_after`` count them. A window with no sample inside the file, or
+        with ``stop <= start``, raises :class:`InputError`.
+        """
+        start, stop = int(start), int(stop)
+        n = self.header.nspectra
+        if stop <= start:
+            raise InputError(self.path, f"empty window [{start}, {stop}) samples")
+        if stop <= 0 or start >= n:
+            raise InputError(
+                self.path,
+                f"window [{start}, {stop}) samples lies wholly outside the file (0..{n})",
+            )
+        a, b = max(start, 0), min(stop, n)
+        raw = self._raw(a, b - a)
+        out = np.empty((self.header.nchans, stop - start), dtype=np.float32)
+        out[:, a - start : b - start] = raw.T
+        pad_before, pad_after = a - start, stop - b
+        if pad_before or pad_after:
+            med = np.median(out[:, a - start : b - start], axis=1).astype(np.float32)
+            out[:, :pad_before] = med[:, None]
+            out[:, b - start :] = med[:, None]
+        return Block(
+            data=out, header=self.header, start=start, pad_before=pad_before, pad_after=pad_after
+        )
+
+    def seconds_to_samples(self, t0: float, t1: float) -> tuple[int, int]:
+        """Sample window covering ``[t0, t1)`` seconds from the file start.
+
+        Sample ``i`` spans ``[i * tsamp, (i + 1) * tsamp)``; the window holds every sample that
+        overlaps the interval (``floor(t0 / tsamp)`` to ``ceil(t1 / tsamp)``), with times within
+        1e-6 sample of a boundary snapped to it so that float rounding never adds a sample.
+        """
+        ts = self.header.tsamp
+
+        def snap(x: float) -> float:
+            r = round(x)
+            return float(r) if abs(x - r) < 1e-6 else x
+
+        return math.floor(snap(t0 / ts)), math.ceil(snap(t1 / ts))
+
+    def read_seconds(self, t0: float, t1: float) -> Block:
+        """Window ``[t0, t1)`` in seconds from the file start; see :meth:`seconds_to_samples`."""
+        if not (math.isfinite(t0) and math.isfinite(t1)):
+            raise InputError(self.path, f"window [{t0}, {t1}) s is not finite")
+        start, stop = self.seconds_to_samples(t0, t1)
+        return self.read(start, stop)
+
+
+def read_header(path: str | os.PathLike[str]) -> Header:
+    """The :class:`Header` of a sigproc or PSRFITS file (checks as in :class:`FilterbankReader`)."""
+    with FilterbankReader(path) as fb:
+        return fb.header
+
+
+def read_window(
+    path: str | os.PathLike[str],
+    start: float,
+    stop: float,
+    unit: Literal["samples", "seconds"] = "samples",
+) -> Block:
+    """One window ``[start, stop)`` of a file in ``unit``; for many windows keep a
+    :class:`FilterbankReader` open instead."""
+    if unit not in ("samples", "seconds"):
+        raise ValueError(f"unit must be 'samples' or 'seconds', not {unit!r}")
+    with FilterbankReader(path) as fb:
+        if unit == "samples":
+            return fb.read(int(start), int(stop))
+        return fb.read_seconds(float(start), float(stop))
