@@ -1,0 +1,368 @@
+"""The workspace: one folder holding the candidate images (zarr) and records (SQL).
+
+Layout of a workspace folder ``WS``::
+
+    WS/frbtriage.toml   settings: the SQLAlchemy URL of the database (PostgreSQL can replace
+                        the default SQLite file), the zarr store's name
+    WS/arrays.zarr      zarr v3 group; arrays ``ft`` and ``dmt``, each (N, 256, 256) float32,
+                        one compressed chunk per candidate, append-only
+    WS/triage.db        the SQLite database (default URL ``sqlite:///{workspace}/triage.db``)
+
+Arrays in zarr, records in SQL. The database is the system of record: candidate ``i`` of
+the ``candidates`` table owns row ``candidates.row`` of both arrays. :meth:`Workspace.append`
+makes a zarr row and its database row land together or not at all:
+
+1. under an exclusive lock file (one writer at a time on this host), read from the database
+   the number of rows it knows, ``n``;
+2. cut the arrays back to ``n`` rows (rows beyond it are orphans of an interrupted run) and
+   grow them by the batch, writing the new images (each chunk file is written to a
+   temporary name and renamed, so a committed row's chunk is never half-written);
+3. insert the batch's database rows in one transaction and commit.
+
+A kill before step 3 commits leaves only orphan zarr rows, overwritten by the next append;
+a kill after leaves a complete batch. Readers trust ``len(ws)`` / the database, never the
+arrays' raw length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from frbtriage import db
+from frbtriage.errors import InputError
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "frbtriage.toml"
+ARRAYS_NAME = "arrays.zarr"
+DB_NAME = "triage.db"
+LOCK_NAME = ".frbtriage.lock"
+DEFAULT_URL = "sqlite:///{workspace}/" + DB_NAME
+#: Image size of ``ft`` (frequency x time) and ``dmt`` (DM x time).
+IMAGE_SHAPE = (256, 256)
+FORMAT_VERSION = 1
+
+_CONFIG_TEMPLATE = """\
+# frbtriage workspace settings.
+# database.url: any SQLAlchemy URL; "{{workspace}}" stands for this folder, so the default
+# SQLite file moves with it. Use e.g. postgresql+psycopg://user@host/db to share one database.
+[workspace]
+format_version = {format_version}
+
+[database]
+url = "{url}"
+
+[arrays]
+path = "{arrays}"
+"""
+
+
+@dataclass(frozen=True)
+class NewCandidate:
+    """A candidate to store with its images (see :class:`frbtriage.db.CandidateRecord`).
+
+    ``file`` absolute path of the data file; ``tcand`` s; ``dm`` pc cm^-3; ``width`` samples.
+    """
+
+    file: str
+    tcand: float
+    dm: float
+    width: int
+    snr: float
+    label: int | None = None
+    padded: bool = False
+    origin: str = ""
+
+    def key(self) -> tuple[str, int, int, int]:
+        """The duplicate key ``(file, tcand_key, dm_key, width)`` of the database."""
+        return (self.file, db.tcand_key(self.tcand), db.dm_key(self.dm), int(self.width))
+
+
+class Workspace:
+    """A workspace folder opened for reading and appending.
+
+    Use :meth:`create` or :meth:`open` (both usable as context managers). Attributes:
+    ``path`` (the folder), ``url`` (the database URL), ``engine`` (SQLAlchemy engine),
+    ``ft`` and ``dmt`` (the zarr arrays; only their first ``len(self)`` rows are committed).
+    """
+
+    def __init__(self, path: Path, url: str, arrays_name: str) -> None:
+        # use Workspace.open / Workspace.create
+        import zarr
+
+        self.path = path
+        self.url = url
+        self._arrays_path = path / arrays_name
+        self._repaired = False
+        self.engine = db.make_engine(url)
+        where = str(path / DB_NAME) if url.startswith("sqlite") else url
+        db.check_schema(self.engine, where)
+        try:
+            self._group = zarr.open_group(str(self._arrays_path), mode="r+")
+            self.ft = self._group["ft"]
+            self.dmt = self._group["dmt"]
+        except Exception as err:  # zarr raises many kinds for a broken store
+            self.engine.dispose()
+            raise InputError(self._arrays_path, f"corrupt or missing zarr store ({err})") from err
+        for name, arr in (("ft", self.ft), ("dmt", self.dmt)):
+            if arr.ndim != 3 or tuple(arr.shape[1:]) != IMAGE_SHAPE or arr.dtype != np.float32:
+                self.engine.dispose()
+                raise InputError(self._arrays_path / name,
+                                 f"expected (N, 256, 256) float32, found {arr.shape} {arr.dtype}")
+        with self.session() as s:
+            n = db.next_row(s)
+        if min(self.ft.shape[0], self.dmt.shape[0]) < n:
+            self.engine.dispose()
+            raise InputError(self._arrays_path,
+                             f"the database knows {n} rows but the arrays hold only "
+                             f"{min(self.ft.shape[0], self.dmt.shape[0])}; the store was damaged")
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], url: str | None = None,
+               exist_ok: bool = False) -> Workspace:
+        """Create a workspace in folder ``path`` (created if missing) and open it.
+
+        ``url`` is the SQLAlchemy URL (default: the SQLite file ``triage.db`` inside).
+        If ``path`` already holds a workspace: opens it when ``exist_ok``, else raises
+        :class:`InputError`. Refuses (InputError, nothing touched) if ``arrays.zarr`` or
+        ``triage.db`` exist without ``frbtriage.toml``.
+        """
+        import zarr
+        from zarr.codecs import BloscCodec
+
+        p = Path(path).expanduser().resolve()
+        if (p / CONFIG_NAME).exists():
+            if exist_ok:
+                return cls.open(p)
+            raise InputError(p, "already a workspace (frbtriage.toml exists)")
+        if p.exists() and not p.is_dir():
+            raise InputError(p, "exists and is not a folder")
+        for name in (ARRAYS_NAME, DB_NAME):
+            if (p / name).exists():
+                raise InputError(p / name, "exists but the folder has no frbtriage.toml; "
+                                           "refusing to overwrite it")
+        p.mkdir(parents=True, exist_ok=True)
+        url = url or DEFAULT_URL
+        resolved = url.replace("{workspace}", p.as_posix())
+        engine = db.make_engine(resolved)
+        try:
+            db.create_schema(engine, str(p / DB_NAME) if resolved.startswith("sqlite") else url)
+        finally:
+            engine.dispose()
+        group = zarr.open_group(str(p / ARRAYS_NAME), mode="w-", zarr_format=3)
+        group.attrs["frbtriage"] = {
+            "format_version": FORMAT_VERSION,
+            "ft": "(N, 256 frequency (row 0 = highest), 256 time) float32",
+            "dmt": "(N, 256 DM trials 0..2*DM, 256 time) float32",
+        }
+        for name in ("ft", "dmt"):
+            group.create_array(
+                name, shape=(0, *IMAGE_SHAPE), chunks=(1, *IMAGE_SHAPE), dtype="float32",
+                compressors=BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),
+                fill_value=0.0,
+            )
+        text = _CONFIG_TEMPLATE.format(format_version=FORMAT_VERSION,
+                                       url=url.replace('"', '\\"'), arrays=ARRAYS_NAME)
+        tmp = p / (CONFIG_NAME + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(p / CONFIG_NAME)
+        return cls.open(p)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Workspace:
+        """Open an existing workspace; :class:`InputError` if it is not one or is damaged
+        (unreadable ``frbtriage.toml``, store or database). Opening changes nothing."""
+        p = Path(path).expanduser().resolve()
+        cfg_path = p / CONFIG_NAME
+        if not cfg_path.is_file():
+            raise InputError(p, "not a workspace (no frbtriage.toml); create one with "
+                                "`frbtriage prepare --workspace` or Workspace.create")
+        try:
+            cfg = tomllib.loads(cfg_path.read_text())
+            url = str(cfg["database"]["url"])
+            arrays = str(cfg.get("arrays", {}).get("path", ARRAYS_NAME))
+            version = int(cfg.get("workspace", {}).get("format_version", FORMAT_VERSION))
+        except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
+            raise InputError(cfg_path, f"corrupt workspace settings ({e})") from e
+        if version > FORMAT_VERSION:
+            raise InputError(cfg_path, f"workspace format {version} is newer than this "
+                                       f"frbtriage understands ({FORMAT_VERSION})")
+        url = url.replace("{workspace}", p.as_posix())
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+            raise InputError(url[len("sqlite:///"):], "workspace database is missing")
+        return cls(p, url, arrays)
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike[str]) -> Workspace:
+        """Open the workspace at ``path``, creating it first if the folder holds none."""
+        p = Path(path).expanduser()
+        if (p / CONFIG_NAME).exists():
+            return cls.open(p)
+        return cls.create(p)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r}, {len(self)} candidates)"
+
+    # ------------------------------------------------------------------ reading
+    def session(self) -> Session:
+        """A new ORM session (use as a context manager; ``expire_on_commit=False``)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def __len__(self) -> int:
+        """Number of committed candidates."""
+        with self.session() as s:
+            return db.count_candidates(s)
+
+    def candidates(self, ids: Sequence[int] | None = None) -> list[db.CandidateRecord]:
+        """Candidate records (all, or those with ``ids``), ordered by id."""
+        q = select(db.CandidateRecord).order_by(db.CandidateRecord.id)
+        if ids is not None:
+            q = q.where(db.CandidateRecord.id.in_([int(i) for i in ids]))
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def candidate(self, cid: int) -> db.CandidateRecord:
+        """The record of candidate ``cid``; ``KeyError`` if there is none."""
+        with self.session() as s:
+            rec = s.get(db.CandidateRecord, int(cid))
+        if rec is None:
+            raise KeyError(f"no candidate with id {cid} in {self.path}")
+        return rec
+
+    def images(self, rows: Sequence[int] | NDArray[np.integer]
+               ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """``(ft, dmt)`` of the given zarr ``rows``, each ``(len(rows), 256, 256)`` float32."""
+        r = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if r.size == 0:
+            empty = np.zeros((0, *IMAGE_SHAPE), dtype=np.float32)
+            return empty, empty.copy()
+        if r.min() < 0 or r.max() >= self.ft.shape[0]:
+            raise IndexError(f"rows outside 0..{self.ft.shape[0] - 1}")
+        if np.all(np.diff(r) == 1):
+            sl = slice(int(r[0]), int(r[-1]) + 1)
+            return np.asarray(self.ft[sl]), np.asarray(self.dmt[sl])
+        return (np.asarray(self.ft.get_orthogonal_selection((r, slice(None), slice(None)))),
+                np.asarray(self.dmt.get_orthogonal_selection((r, slice(None), slice(None)))))
+
+    def candidate_images(self, cid: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """``(ft, dmt)`` of candidate ``cid``, each (256, 256) float32."""
+        ft, dmt = self.images([self.candidate(cid).row])
+        return ft[0], dmt[0]
+
+    def known_keys(self, files: Sequence[str]) -> set[tuple[str, int, int, int]]:
+        """Duplicate keys already stored for candidates of ``files`` (absolute paths)."""
+        with self.session() as s:
+            return db.existing_keys(s, files)
+
+    # ------------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive lock on this workspace for one writer at a time (this host)."""
+        with open(self.path / LOCK_NAME, "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _set_rows(self, n: int) -> None:
+        for arr in (self.ft, self.dmt):
+            if arr.shape[0] != n:
+                arr.resize((n, *IMAGE_SHAPE))
+
+    def repair(self) -> int:
+        """Cut the arrays back to the rows the database knows and delete temporary files
+        an interrupted write left behind. Returns the number of orphan rows removed."""
+        with self.write_lock():
+            return self._repair_locked()
+
+    def _repair_locked(self) -> int:
+        with self.session() as s:
+            n = db.next_row(s)
+        orphans = max(self.ft.shape[0], self.dmt.shape[0]) - n
+        self._set_rows(n)
+        if not self._repaired:
+            for tmp in self._arrays_path.rglob("*.partial"):
+                tmp.unlink(missing_ok=True)
+            self._repaired = True
+        if orphans:
+            log.info("%s: removed %d orphan array rows of an interrupted run",
+                     self._arrays_path, orphans)
+        return orphans
+
+    def append(self, cands: Sequence[NewCandidate], ft: NDArray[np.float32],
+               dmt: NDArray[np.float32]) -> list[int]:
+        """Store candidates with their images, all together or none.
+
+        ``ft`` and ``dmt`` are ``(len(cands), 256, 256)``. Candidates whose key is already
+        stored (or repeated within ``cands``) are skipped. Returns the ids of the new
+        records, in the order of ``cands`` (skipped ones left out).
+        """
+        ft = np.asarray(ft, dtype=np.float32)
+        dmt = np.asarray(dmt, dtype=np.float32)
+        k_all = len(cands)
+        if ft.shape != (k_all, *IMAGE_SHAPE) or dmt.shape != (k_all, *IMAGE_SHAPE):
+            raise ValueError(f"ft and dmt must be ({k_all}, 256, 256), got {ft.shape}, {dmt.shape}")
+        if k_all == 0:
+            return []
+        with self.write_lock():
+            self._repair_locked()
+            with self.session() as s:
+                n = db.next_row(s)
+                seen = db.existing_keys(s, [c.file for c in cands])
+            keep = []
+            for i, c in enumerate(cands):
+                key = c.key()
+                if key not in seen:
+                    seen.add(key)
+                    keep.append(i)
+            if not keep:
+                return []
+            k = len(keep)
+            self._set_rows(n + k)
+            idx = np.asarray(keep)
+            self.ft[n : n + k] = ft[idx]
+            self.dmt[n : n + k] = dmt[idx]
+            now = db.utcnow()
+            recs = [
+                db.CandidateRecord(
+                    file=c.file, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
+                    snr=float(c.snr), label=None if c.label is None else int(c.label),
+                    row=n + j, padded=bool(c.padded), origin=c.origin,
+                    tcand_key=db.tcand_key(c.tcand), dm_key=db.dm_key(c.dm), created=now)
+                for j, c in enumerate(cands[i] for i in keep)
+            ]
+            try:
+                with self.session() as s, s.begin():
+                    s.add_all(recs)
+            except IntegrityError:
+                self._set_rows(n)
+                raise
+            except SQLAlchemyError as err:
+                self._set_rows(n)
+                raise InputError(self.url, f"could not write to the database ({err})") from err
+            return [r.id for r in recs]
