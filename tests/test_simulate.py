@@ -326,3 +326,22 @@ def test_scintillation_statistics() -> None:
     assert 0.5 < g.std() < 1.3  # exponential statistics when scintles >> channels
     narrow = scintillation(f, 400 / 1024, 0.05, rng)  # scintles << channels: washed out
     assert narrow.std() < 0.5 * g.std()
+
+
+# ---------------------------------------------------------------- the committed sample
+
+
+def test_committed_sample_is_what_its_readme_command_makes(samples_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """data_samples/chime_sim is reproducible from the exact command in data_samples/README.md."""
+    import shlex
+
+    readme = (samples_dir / "README.md").read_text()
+    (line,) = [ln for ln in readme.splitlines() if ln.startswith("frbtriage simulate ")]
+    argv = shlex.split(line)[1:]
+    assert argv[1] == "data_samples/chime_sim"
+    argv[1] = str(tmp_path / "chime_sim")
+    assert cli.main(argv) == 0
+    for name in ("obs.fil", "truth.csv", "candidates.csv", "obs.bad_chans"):
+        assert filecmp.cmp(samples_dir / "chime_sim" / name, tmp_path / "chime_sim" / name,
+                           shallow=False), f"{name}: re-run the command in data_samples/README.md"
