@@ -1,0 +1,391 @@
+"""Candidate lists: the your/FETCH candmaker CSV and Heimdall ``.cand`` text, into one record.
+
+Conventions (docs/CONTRACTS.md): ``tcand`` is seconds from the start of the data file at the
+top of the band; ``width`` is in samples (the CSV holds log2 of it, Heimdall its ``filter``
+index, also log2 of samples); ``dm`` in pc cm^-3.
+
+Choices made here, so that every reader behaves the same:
+
+* ``dm >= 0`` is accepted (searches report RFI at DM 0, and FETCH is trained on such
+  candidates); ``dm < 0`` is bad input. ``width`` must come out as a whole number of samples
+  ``>= 1`` (log2 width ``>= 0``). ``tcand`` must be ``>= 0``. Every number must be finite.
+* Labels: 1 = astrophysical, 0 = RFI/noise; an empty label or ``-1`` (your's "unknown") reads
+  as ``None`` and ``None`` is written as ``-1``.
+* A CSV ``file`` that is a relative path is relative to the CSV's folder. On writing, a data
+  file inside the CSV's folder is written relative to it (so a folder can be moved or
+  committed), any other one as an absolute path.
+* An empty CSV (not even a header line) is bad input; a header with no rows is an empty list.
+  An empty Heimdall ``.cand`` file is an empty list: that is how Heimdall reports "nothing".
+* Files are written to a temporary name in the same folder and then renamed, so a failed
+  write never leaves a half-written list behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from frbtriage.errors import InputError
+
+#: Columns of the your/FETCH candmaker CSV (``your_candmaker.py -c``), in its order.
+FETCH_COLUMNS = ("file", "snr", "stime", "width", "dm", "label", "chan_mask_path", "num_files")
+FETCH_REQUIRED = ("file", "snr", "stime", "width", "dm")
+#: Columns of a Heimdall ``.cand`` line.
+HEIMDALL_COLUMNS = ("snr", "sample", "time", "filter", "dm_trial", "dm", "members", "first", "last")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate from any search.
+
+    Attributes:
+        file: path of the data file the candidate is in.
+        tcand: arrival time at the top of the band, seconds from the file start.
+        dm: dispersion measure, pc cm^-3 (>= 0).
+        width: boxcar width in samples (>= 1).
+        snr: signal-to-noise ratio reported by the search.
+        label: 1 astrophysical, 0 RFI/noise, None unknown.
+        origin: where the record came from, e.g. ``"fetch_csv:/path/cands.csv:12"``.
+    """
+
+    file: str
+    tcand: float
+    dm: float
+    width: int
+    snr: float
+    label: int | None = None
+    origin: str = ""
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _number(path: str, where: str, column: str, text: str) -> float:
+    """A finite float from ``text`` or :class:`InputError` naming row and column."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise InputError(path, f"{where}, column {column!r}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(path, f"{where}, column {column!r}: {text!r} is not a finite number")
+    return value
+
+
+def _whole(path: str, where: str, column: str, value: float) -> int:
+    """``value`` as an int when it is one (within 1e-6), else :class:`InputError`."""
+    r = round(value)
+    if abs(value - r) > 1e-6 * max(1.0, abs(value)):
+        raise InputError(path, f"{where}, column {column!r}: {value!r} is not a whole number")
+    return int(r)
+
+
+def _width_from_log2(path: str, where: str, column: str, log2w: float) -> int:
+    if log2w < 0:
+        raise InputError(
+            path, f"{where}, column {column!r}: width {log2w!r} (log2 samples) must be >= 0"
+        )
+    if log2w > 40:
+        raise InputError(path, f"{where}, column {column!r}: width 2**{log2w!r} is absurd")
+    return _whole(path, where, column + " (2**width samples)", 2.0**log2w)
+
+
+def _check_common(path: str, where: str, tcand: float, dm: float) -> None:
+    if dm < 0:
+        raise InputError(path, f"{where}, column 'dm': negative DM {dm!r}")
+    if tcand < 0:
+        raise InputError(path, f"{where}: negative candidate time {tcand!r} s")
+
+
+def _label(path: str, where: str, text: str | None) -> int | None:
+    if text is None or text.strip() == "" or text.strip().lower() == "nan":
+        return None
+    lab = _whole(path, where, "label", _number(path, where, "label", text))
+    if lab == -1:
+        return None
+    if lab not in (0, 1):
+        raise InputError(path, f"{where}, column 'label': {text!r} is not 0, 1 or -1")
+    return lab
+
+
+def _need_file(path: Path) -> str:
+    p = os.fspath(path)
+    if not path.exists():
+        raise InputError(p, "file not found")
+    if not path.is_file():
+        raise InputError(p, "not a regular file")
+    return p
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _fmt(x: float) -> str:
+    """Shortest text that reads back as the same float."""
+    return repr(float(x))
+
+
+def _log2_text(width: int) -> str:
+    lg = math.log2(width)
+    return str(int(lg)) if lg.is_integer() else repr(lg)
+
+
+def _check_candidate(c: Candidate, i: int) -> None:
+    """Refuse to write a record our readers would reject (``ValueError``: a programming error)."""
+    ok = (
+        isinstance(c.width, numbers.Real)
+        and int(c.width) == c.width
+        and c.width >= 1
+        and math.isfinite(c.dm)
+        and c.dm >= 0
+        and math.isfinite(c.tcand)
+        and c.tcand >= 0
+        and math.isfinite(c.snr)
+    )
+    if not ok:
+        raise ValueError(f"candidate {i} cannot be written: {c!r}")
+
+
+# ------------------------------------------------------------------------------ FETCH CSV
+
+
+def read_fetch_csv(path: str | os.PathLike[str]) -> list[Candidate]:
+    """Read a your/FETCH candmaker CSV into :class:`Candidate` records, in file order.
+
+    Columns ``file, snr, stime, width, dm`` are required (``width`` as log2 samples);
+    ``label, chan_mask_path, num_files`` are optional; others are ignored.
+    """
+    p = Path(path)
+    ps = _need_file(p)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(ps, "not a text CSV file (not UTF-8)") from None
+    if not text.strip():
+        raise InputError(ps, "empty file (expected a CSV header line)")
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader)]
+    missing = [c for c in FETCH_REQUIRED if c not in header]
+    if missing:
+        raise InputError(
+            ps, f"CSV lacks column(s) {', '.join(missing)} (has: {', '.join(header) or 'none'})"
+        )
+    col = {name: header.index(name) for name in FETCH_COLUMNS if name in header}
+    base = p.resolve().parent
+    out: list[Candidate] = []
+    for row in reader:
+        lineno = reader.line_num
+        if not row or all(not f.strip() for f in row):
+            continue
+        where = f"line {lineno}"
+        if len(row) != len(header):
+            raise InputError(ps, f"{where}: {len(row)} fields, the header has {len(header)}")
+        file_text = row[col["file"]].strip()
+        if not file_text:
+            raise InputError(ps, f"{where}, column 'file': empty")
+        snr = _number(ps, where, "snr", row[col["snr"]])
+        tcand = _number(ps, where, "stime", row[col["stime"]])
+        dm = _number(ps, where, "dm", row[col["dm"]])
+        width = _width_from_log2(ps, where, "width", _number(ps, where, "width", row[col["width"]]))
+        _check_common(ps, where, tcand, dm)
+        label = _label(ps, where, row[col["label"]]) if "label" in col else None
+        if "num_files" in col and row[col["num_files"]].strip():
+            nf = _number(ps, where, "num_files", row[col["num_files"]])
+            if _whole(ps, where, "num_files", nf) < 1:
+                raise InputError(ps, f"{where}, column 'num_files': must be >= 1")
+        f = Path(file_text).expanduser()
+        file_abs = f if f.is_absolute() else base / f
+        out.append(
+            Candidate(
+                file=os.path.normpath(file_abs),
+                tcand=tcand,
+                dm=dm,
+                width=width,
+                snr=snr,
+                label=label,
+                origin=f"fetch_csv:{p.resolve()}:{lineno}",
+            )
+        )
+    return out
+
+
+def _relative_for(csv_path: Path, data_file: str) -> str:
+    """``data_file`` relative to the CSV's folder when inside it, else absolute."""
+    folder = csv_path.resolve().parent
+    absf = Path(os.path.abspath(data_file))
+    try:
+        return absf.relative_to(folder).as_posix()
+    except ValueError:
+        return str(absf)
+
+
+def write_fetch_csv(path: str | os.PathLike[str], cands: Iterable[Candidate]) -> None:
+    """Write candidates as a your/FETCH candmaker CSV (all eight columns), atomically.
+
+    ``width`` is written as log2 samples, ``label`` None as -1, ``chan_mask_path`` empty and
+    ``num_files`` 1. Relative ``Candidate.file`` paths are taken relative to the current folder.
+    """
+    p = Path(path)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(FETCH_COLUMNS)
+    for i, c in enumerate(cands):
+        _check_candidate(c, i)
+        w.writerow(
+            [
+                _relative_for(p, c.file),
+                _fmt(c.snr),
+                _fmt(c.tcand),
+                _log2_text(int(c.width)),
+                _fmt(c.dm),
+                -1 if c.label is None else int(c.label),
+                "",
+                1,
+            ]
+        )
+    _atomic_write_text(p, buf.getvalue())
+
+
+# ------------------------------------------------------------------------------ Heimdall
+
+
+def read_heimdall(
+    path: str | os.PathLike[str], data_file: str | os.PathLike[str], tsamp: float | None = None
+) -> list[Candidate]:
+    """Read a Heimdall ``.cand`` file (whitespace-separated, one candidate a line).
+
+    Columns: snr, sample, time (s), filter (log2 width in samples), dm_trial, dm, members,
+    first, last; further columns (e.g. a beam number) are ignored, ``#`` lines skipped.
+    ``data_file`` is the file Heimdall searched (stored in ``Candidate.file``). With ``tsamp``
+    (seconds) ``tcand = sample * tsamp``, else the ``time`` column is used.
+    """
+    p = Path(path)
+    ps = _need_file(p)
+    if tsamp is not None and not (math.isfinite(tsamp) and tsamp > 0):
+        raise ValueError(f"tsamp must be a positive number of seconds, not {tsamp!r}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(ps, "not a Heimdall .cand text file (not UTF-8)") from None
+    data = os.path.normpath(os.path.abspath(os.fspath(data_file)))
+    out: list[Candidate] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        where = f"line {lineno}"
+        fields = s.split()
+        if len(fields) < len(HEIMDALL_COLUMNS):
+            raise InputError(
+                ps,
+                f"{where}: {len(fields)} columns, a Heimdall candidate has "
+                f"{len(HEIMDALL_COLUMNS)} ({' '.join(HEIMDALL_COLUMNS)})",
+            )
+        v = {name: _number(ps, where, name, fields[i]) for i, name in enumerate(HEIMDALL_COLUMNS)}
+        sample = _whole(ps, where, "sample", v["sample"])
+        filt = _whole(ps, where, "filter", v["filter"])
+        width = _width_from_log2(ps, where, "filter", float(filt))
+        tcand = sample * tsamp if tsamp is not None else v["time"]
+        _check_common(ps, where, tcand, v["dm"])
+        if sample < 0:
+            raise InputError(ps, f"{where}, column 'sample': negative sample {sample}")
+        out.append(
+            Candidate(
+                file=data,
+                tcand=float(tcand),
+                dm=v["dm"],
+                width=width,
+                snr=v["snr"],
+                label=None,
+                origin=f"heimdall:{p.resolve()}:{lineno}",
+            )
+        )
+    return out
+
+
+def write_heimdall(path: str | os.PathLike[str], cands: Sequence[Candidate], tsamp: float) -> None:
+    """Write candidates as Heimdall ``.cand`` text, atomically.
+
+    ``sample = round(tcand / tsamp)``; ``filter = log2(width)`` (widths must be powers of two,
+    as Heimdall's boxcars are); ``dm_trial`` is the candidate's rank in increasing DM; members 1;
+    ``first``/``last`` the sample span of the boxcar.
+    """
+    if not (math.isfinite(tsamp) and tsamp > 0):
+        raise ValueError(f"tsamp must be a positive number of seconds, not {tsamp!r}")
+    dms = sorted({c.dm for c in cands})
+    trial = {dm: i for i, dm in enumerate(dms)}
+    lines = []
+    for i, c in enumerate(cands):
+        _check_candidate(c, i)
+        lg = math.log2(int(c.width))
+        if not lg.is_integer():
+            raise ValueError(f"candidate {i}: width {c.width} is not a power of two for Heimdall")
+        sample = round(c.tcand / tsamp)
+        lines.append(
+            "\t".join(
+                [
+                    f"{c.snr:.6g}",
+                    str(sample),
+                    _fmt(c.tcand),
+                    str(int(lg)),
+                    str(trial[c.dm]),
+                    _fmt(c.dm),
+                    "1",
+                    str(max(sample - int(c.width) + 1, 0)),
+                    str(sample),
+                ]
+            )
+        )
+    _atomic_write_text(Path(path), "".join(line + "\n" for line in lines))
+
+
+# ------------------------------------------------------------------------------ dispatch
+
+
+def read_candidates(
+    path: str | os.PathLike[str], data_file: str | os.PathLike[str] | None = None
+) -> list[Candidate]:
+    """Read a candidate list by suffix: ``.csv`` your/FETCH, ``.cand`` Heimdall.
+
+    A Heimdall file names no data file, so ``data_file`` is required for it (its header
+    gives ``tsamp``, used to turn samples into seconds).
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return read_fetch_csv(p)
+    if suffix == ".cand":
+        if data_file is None:
+            raise InputError(
+                os.fspath(p), "a Heimdall .cand file needs the data file it was searched from"
+            )
+        _need_file(p)
+        from frbtriage.io.filterbank import read_header
+
+        return read_heimdall(p, data_file, tsamp=read_header(data_file).tsamp)
+    raise InputError(
+        os.fspath(p),
+        f"unknown candidate list type {suffix or '(no suffix)'!r}: expected .csv "
+        "(your/FETCH) or .cand (Heimdall)",
+    )
