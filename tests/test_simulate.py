@@ -17,6 +17,7 @@ from frbtriage.simulate import (
     Burst,
     Pulse,
     inject_block,
+    inject_burst,
     read_truth_csv,
     render_pulse,
     simulate_observation,
@@ -345,3 +346,21 @@ def test_committed_sample_is_what_its_readme_command_makes(samples_dir: Path,
     for name in ("obs.fil", "truth.csv", "candidates.csv", "obs.bad_chans"):
         assert filecmp.cmp(samples_dir / "chime_sim" / name, tmp_path / "chime_sim" / name,
                            shallow=False), f"{name}: re-run the command in data_samples/README.md"
+
+
+def test_inject_burst_into_ascending_channels() -> None:
+    """Injecting into an arbitrary array (ascending frequencies, like some real files) puts
+    the burst at the top-of-band time and dispersion delays the contract prescribes."""
+    freqs = np.linspace(1200.0, 1500.0, 64)  # ascending, L-band
+    tsamp = 0.5e-3
+    data = np.zeros((64, 4000), dtype=np.float32)
+    std = np.full(64, 3.0)
+    b = Burst(time_s=0.5, dm=100.0, width_s=1e-3, scatter_s=0.0, spectrum="powerlaw",
+              fluence=4.0)
+    blk = inject_burst(data, freqs, tsamp, b, scale=std)
+    assert data.sum() == pytest.approx(4.0 * 3.0 * 64, rel=1e-3)
+    d = delay_samples(100.0, freqs, tsamp)
+    ded = np.array([data[c, d[c]:d[c] + 2000] for c in range(64)]).sum(axis=0)
+    assert abs(int(np.argmax(ded)) - 0.5 / tsamp) <= 1
+    series, first = dedispersed_series(blk, d)
+    assert series.sum() == pytest.approx(4.0 * 64, rel=1e-3)

@@ -7,7 +7,7 @@ on arrays: :mod:`~frbtriage.simulate.profiles` (pulse rendering, injection, boxc
 (expected S/N, search emulation), :mod:`~frbtriage.simulate.truth` (CSV files).
 """
 
-from frbtriage.simulate.bursts import Burst, draw_burst
+from frbtriage.simulate.bursts import Burst, draw_burst, inject_burst
 from frbtriage.simulate.layout import Layout, make_layout
 from frbtriage.simulate.observation import SimulationConfig, SimulationResult, simulate_observation
 from frbtriage.simulate.profiles import Pulse, PulseBlock, inject_block, render_pulse
@@ -26,6 +26,7 @@ __all__ = [
     "TruthRow",
     "draw_burst",
     "inject_block",
+    "inject_burst",
     "make_layout",
     "read_truth_csv",
     "render_pulse",

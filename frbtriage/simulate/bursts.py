@@ -49,7 +49,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from frbtriage.physics import delay_seconds, smearing_seconds
 from frbtriage.simulate.layout import Layout
-from frbtriage.simulate.profiles import Pulse
+from frbtriage.simulate.profiles import Pulse, PulseBlock, inject_block, render_pulse
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 REF_FREQ_MHZ = 600.0
@@ -103,14 +103,39 @@ class Burst:
 
     def pulse(self, layout: Layout, live: NDArray[np.bool_] | None = None) -> Pulse:
         """The burst as a :class:`Pulse` on ``layout`` (fluence in sigma x samples per channel)."""
-        f = layout.freqs
+        return self.pulse_on(layout.freqs, layout.chan_bw, live)
+
+    def pulse_on(self, freqs_mhz: NDArray, chan_bw: float,
+                 live: NDArray[np.bool_] | None = None) -> Pulse:
+        """The burst as a :class:`Pulse` on any channels: centres ``freqs_mhz`` ``(nchan,)``
+        (ascending or descending), width ``chan_bw`` MHz; delays relative to the highest."""
+        f = np.asarray(freqs_mhz, dtype=np.float64)
         return Pulse(
             t_centre=self.time_s + delay_seconds(self.dm, f),
             sigma_s=self.width_s / FWHM_PER_SIGMA,
             tau=self.scatter_s * (f / REF_FREQ_MHZ) ** SCATTER_INDEX,
-            smear=smearing_seconds(self.dm, f, layout.chan_bw),
-            fluence=self.fluence * self.spectrum_shape(f, layout.chan_bw, live),
+            smear=smearing_seconds(self.dm, f, abs(chan_bw)),
+            fluence=self.fluence * self.spectrum_shape(f, abs(chan_bw), live),
         )
+
+
+def inject_burst(data: NDArray, freqs_mhz: NDArray, tsamp: float, burst: Burst, start: int = 0,
+                 scale: float | NDArray = 1.0) -> PulseBlock:
+    """Add ``burst`` to ``data`` ``(nchan, ntime)`` in place, e.g. to inject into real data.
+
+    ``data`` holds samples ``start ..`` of ``tsamp`` seconds in channels ``freqs_mhz``
+    (MHz, equally spaced, any order). ``burst.fluence`` is in noise-sigma x samples per channel;
+    ``scale`` (scalar or per channel ``(nchan,)``, e.g. each channel's noise std in data units)
+    converts to the units of ``data``. Returns the rendered block (sigma units) so the caller
+    can compute its S/N with :func:`frbtriage.simulate.profiles.dedispersed_series`.
+    """
+    f = np.asarray(freqs_mhz, dtype=np.float64)
+    chan_bw = abs(float(f[1] - f[0])) if f.size > 1 else 1.0
+    block = render_pulse(burst.pulse_on(f, chan_bw), tsamp)
+    per_row = np.asarray(scale, dtype=np.float64)
+    inject_block(data, block, start=start,
+                 scale=per_row[block.chans] if per_row.ndim else float(per_row))
+    return block
 
 
 def scintillation(freqs_mhz: NDArray, chan_bw: float, scint_bw_600: float,
