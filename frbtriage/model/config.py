@@ -168,6 +168,15 @@ def save_model(network: EnsembleCNN, config: ModelConfig,
     return out
 
 
+def update_metrics(directory: str | os.PathLike[str], metrics: dict[str, Any]) -> ModelConfig:
+    """Merge ``metrics`` into a saved model's ``config.json`` (weights and version unchanged)."""
+    config = load_config(directory)
+    config.metrics.update(metrics)
+    text = json.dumps(config.to_dict(), indent=2) + "\n"
+    _atomic_write_bytes(Path(directory) / CONFIG_NAME, text.encode())
+    return config
+
+
 def load_config(directory: str | os.PathLike[str]) -> ModelConfig:
     """Read and validate ``config.json`` in a model folder (weights are not touched)."""
     cfg_path = Path(directory) / CONFIG_NAME

@@ -116,8 +116,9 @@ def evaluate(scores: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
 
 
 def plot_evaluation(scores: np.ndarray, labels: np.ndarray, out_dir: str | Path,
-                    title: str = "") -> list[Path]:
-    """Write ``roc.png`` and ``reliability.png`` into ``out_dir``; returns their paths."""
+                    title: str = "", prefix: str = "") -> list[Path]:
+    """Write ``{prefix}roc.png`` and ``{prefix}reliability.png`` into ``out_dir``; returns
+    their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,7 +140,7 @@ def plot_evaluation(scores: np.ndarray, labels: np.ndarray, out_dir: str | Path,
     ax.set_title(f"ROC {title}".strip())
     ax.legend(loc="lower right")
     fig.tight_layout()
-    roc_path = out / "roc.png"
+    roc_path = out / f"{prefix}roc.png"
     fig.savefig(roc_path, dpi=120)
     plt.close(fig)
 
@@ -159,7 +160,7 @@ def plot_evaluation(scores: np.ndarray, labels: np.ndarray, out_dir: str | Path,
     ax2.set_xlabel("predicted p(astro)")
     ax2.set_ylabel("count")
     fig.tight_layout()
-    rel_path = out / "reliability.png"
+    rel_path = out / f"{prefix}reliability.png"
     fig.savefig(rel_path, dpi=120)
     plt.close(fig)
     return [roc_path, rel_path]

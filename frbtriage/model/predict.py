@@ -111,3 +111,50 @@ def score_images(model: LoadedModel, ft: Any, dmt: Any, *, indices: Sequence[int
                                    device=device, workers=workers, progress=progress)
     s = ensemble_stats(logits, model.config.temperature)
     return Scores(p_astro=s["p_astro"], p_std=s["p_std"], bald=s["bald"])
+
+
+def score_workspace(ws: Any, model: LoadedModel, *, batch_size: int = 256,
+                    device: str | torch.device | None = None, commit_every: int = 4096,
+                    progress: bool = False) -> int:
+    """Score every candidate of workspace ``ws`` that ``model``'s version has not scored yet.
+
+    Scores are committed to the database every ``commit_every`` candidates (one
+    transaction each), so an interrupted run keeps what it finished and a re-run continues.
+    The model is registered in the ``models`` table (path, sha256, metrics; status
+    ``"candidate"`` if new). Returns the number of candidates scored.
+    """
+    import json
+
+    from frbtriage import db
+
+    version = model.version
+    with ws.session() as s, s.begin():
+        known = s.get(db.ModelRecord, version)
+        db.register_model(
+            s, version, path=str(model.path), sha256=model.config.weights_sha256,
+            status=known.status if known is not None else "candidate",
+            metrics=json.dumps(model.config.metrics), parent=None if known is None else
+            known.parent)
+    with ws.session() as s:
+        todo = db.unscored_candidates(s, version)
+    if not todo:
+        return 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"scoring ({version})", unit="cand")
+    done = 0
+    for lo in range(0, len(todo), commit_every):
+        part = todo[lo:lo + commit_every]
+        rows = np.asarray([r.row for r in part], dtype=np.int64)
+        s_ = score_images(model, ws.ft, ws.dmt, indices=rows, batch_size=batch_size,
+                          device=device)
+        with ws.session() as s, s.begin():
+            db.add_scores(s, version, [r.id for r in part], s_.p_astro, s_.p_std, s_.bald)
+        done += len(part)
+        if bar is not None:
+            bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    return done
