@@ -1,0 +1,52 @@
+"""``frbtriage prepare``: candidate list in, FETCH-style images and records into a workspace."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = ("make each candidate's ft (256 freq x 256 time) and dmt (256 DM x 256 time) images "
+        "and store them with their records in a workspace (created if missing); re-running "
+        "the same list adds nothing, an interrupted run resumes")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of the verb."""
+    p.add_argument("--workspace", "-w", required=True, metavar="WS",
+                   help="workspace folder (created when it holds no workspace)")
+    p.add_argument("--candidates", "-c", required=True, metavar="FILE",
+                   help="candidate list: your/FETCH .csv or Heimdall .cand")
+    p.add_argument("--data-file", metavar="FIL",
+                   help="the data file a Heimdall .cand list was searched from")
+    p.add_argument("--mask", choices=("auto", "sk", "iqrm", "none"), default="auto",
+                   help="automatic bad-channel flagging on each window: spectral kurtosis "
+                        "and/or IQRM (default auto = both)")
+    p.add_argument("--kill-mask", metavar="FILE",
+                   help="text file of bad channel numbers (your's chan_mask_path format), "
+                        "zeroed in every window")
+    p.add_argument("--batch", type=int, default=16, metavar="N",
+                   help="candidates committed together (default 16)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare; exit 2 when no candidate could be prepared."""
+    import sys
+
+    from frbtriage.errors import InputError
+    from frbtriage.io.candidates import read_candidates
+    from frbtriage.prepare import prepare_candidates
+    from frbtriage.workspace import Workspace
+
+    if args.batch < 1:
+        raise InputError(None, f"--batch must be >= 1, got {args.batch}")
+    cands = read_candidates(args.candidates, data_file=args.data_file)
+    with Workspace.open_or_create(args.workspace) as ws:
+        summary = prepare_candidates(
+            ws, cands, mask=args.mask, kill_mask=args.kill_mask, batch_size=args.batch,
+            progress=False if args.no_progress else None)
+        print(f"{ws.path}: {summary}")
+    if summary.total and summary.prepared == 0:
+        print(f"frbtriage: error: {args.candidates}: none of the {summary.total} candidates "
+              "could be prepared", file=sys.stderr)
+        return 2
+    return 0
