@@ -1,0 +1,580 @@
+"""Single-pulse search: filterbank -> candidate list (FDMT + boxcar + friends-of-friends).
+
+The pipeline, per file (memory stays bounded: only a few blocks per level are held):
+
+1. **Read** the file in chunks of ``chunk`` spectra.
+2. **Clean** each chunk: per-channel robust standardisation (median, MAD); channel masks
+   (channels without spread, IQRM on the channels' standard deviations, spectral
+   kurtosis); clipping of bright impulses (single channel-samples beyond ``clip_sigma`` are
+   zeroed); the zero-DM filter (each spectrum's mean over the unmasked channels is
+   subtracted).
+3. **Dedisperse** with a tree of FDMTs, as bonsai does: level ``k`` sees the data averaged
+   over ``2**k`` samples and runs an FDMT over sweeps ``0..tree_delay`` of its (coarse)
+   samples, i.e. native sweeps up to ``tree_delay * 2**k``. Level 0 covers low DMs at native
+   resolution, each further level doubles the DM reach at half the resolution, which is all
+   the resolution that intra-channel smearing leaves at those DMs. Levels are added until
+   both ``dm_max`` and ``max_width`` are reached. Each level streams in overlapping blocks:
+   its overlap is its own largest sweep plus the widest boxcar.
+4. **Detect**: each DM trial is robustly normalised (median, MAD), boxcar S/N over widths
+   ``(1, 2, 3, 4, 6, 8)`` coarse samples, and each run above ``snr_min`` gives one
+   detection at its peak.
+5. **Cluster** detections friends-of-friends in (time, DM sweep, width) like Heimdall; each
+   cluster is one candidate: its brightest member, with the member count.
+
+Times are seconds from the file start at the top of the band, the centre of the best
+boxcar; widths in native samples; DMs in pc cm^-3.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+from numpy.typing import NDArray
+
+from frbtriage.errors import InputError
+from frbtriage.kernels.boxcar import boxcar_snr, find_peaks, robust_normalise
+from frbtriage.kernels.fdmt import delay_to_dm, dm_to_delay, fdmt, fdmt_plan
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "SearchCandidate",
+    "SearchConfig",
+    "SearchStats",
+    "search_file",
+    "search_files",
+    "write_heimdall_cands",
+]
+
+ORIGIN = "frbtriage-search"
+#: fewest output samples per FDMT call (robust per-trial statistics need a few hundred)
+MIN_OUT = 128
+
+
+# --------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class SearchConfig:
+    """Parameters of :func:`search_file` (defaults are the CLI's).
+
+    ``dm_min``/``dm_max`` pc cm^-3; ``snr_min`` boxcar S/N threshold; ``max_width_s`` widest
+    boxcar in seconds; ``tree_delay`` largest FDMT sweep per tree level in (coarse) samples;
+    ``level_block`` output samples per FDMT call per level (memory ~ nchan x level_block x
+    4 B per level); ``chunk`` spectra per read; ``clip_sigma`` per channel-sample clip level
+    after standardisation; ``zero_dm`` subtract each spectrum's channel mean; ``rfi_masks``
+    use IQRM / spectral kurtosis channel masks.
+    """
+
+    dm_min: float = 0.0
+    dm_max: float = 2000.0
+    snr_min: float = 7.0
+    max_width_s: float = 0.1
+    tree_delay: int = 2048
+    level_block: int = 8192
+    chunk: int = 8192
+    widths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    clip_sigma: float = 6.0
+    zero_dm: bool = True
+    rfi_masks: bool = True
+
+    def check(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Raise :class:`InputError` for an impossible parameter."""
+        if not (math.isfinite(self.dm_min) and math.isfinite(self.dm_max)):
+            raise InputError(path, f"DM range must be finite, got {self.dm_min}..{self.dm_max}")
+        if self.dm_min < 0 or self.dm_max < 0:
+            raise InputError(path, "DM range must not be negative, got "
+                                   f"{self.dm_min}..{self.dm_max}")
+        if self.dm_max < self.dm_min:
+            raise InputError(path, f"DM range is inverted: --dm-min {self.dm_min} > "
+                                   f"--dm-max {self.dm_max}")
+        if not self.max_width_s > 0:
+            raise InputError(path, f"max width must be > 0 s, got {self.max_width_s}")
+        if not math.isfinite(self.snr_min):
+            raise InputError(path, f"S/N threshold must be finite, got {self.snr_min}")
+        if self.tree_delay < 16 or self.level_block < 64 or self.chunk < 64:
+            raise InputError(path, "tree_delay >= 16, level_block >= 64 and chunk >= 64 needed")
+
+
+@dataclass
+class SearchCandidate:
+    """One clustered detection. ``tcand`` s (top of band, boxcar centre), ``dm`` pc cm^-3,
+    ``width`` native samples, ``snr`` boxcar S/N, ``members`` detections merged into it,
+    ``sample`` native sample index of ``tcand``, ``dm_index`` trial index at its tree level,
+    ``level`` tree level (time downsampling ``2**level``)."""
+
+    file: str
+    tcand: float
+    dm: float
+    width: int
+    snr: float
+    members: int
+    sample: int
+    dm_index: int
+    level: int
+
+    def to_candidate(self):  # -> frbtriage.io.candidates.Candidate
+        """The shared :class:`frbtriage.io.candidates.Candidate` record (label unknown)."""
+        from frbtriage.io.candidates import Candidate
+
+        return Candidate(file=self.file, tcand=self.tcand, dm=self.dm, width=int(self.width),
+                         snr=self.snr, label=None, origin=ORIGIN)
+
+
+@dataclass
+class SearchStats:
+    """What a search did: seconds of data, wall seconds, real-time factor, DM range searched,
+    detections before clustering, candidates after, tree levels, masked channel fraction."""
+
+    file: str = ""
+    tsamp: float = 0.0
+    duration_s: float = 0.0
+    wall_s: float = 0.0
+    dm_max_searched: float = 0.0
+    detections: int = 0
+    candidates: int = 0
+    levels: int = 0
+    masked_fraction: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def realtime_factor(self) -> float:
+        """Data duration / wall time."""
+        return self.duration_s / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+# --------------------------------------------------------------------------- reading
+class _Source:
+    """The few things the search needs from :class:`frbtriage.io.filterbank.FilterbankReader`."""
+
+    def __init__(self, path: Path) -> None:
+        from frbtriage.io.filterbank import FilterbankReader
+
+        self.path = path
+        self._r = FilterbankReader(path)
+        self._r.__enter__()
+        h = self._r.header
+        self.freqs = np.asarray(h.freqs, dtype=np.float64)
+        self.tsamp = float(h.tsamp)
+        self.nspectra = int(h.nspectra)
+
+    def read(self, start: int, stop: int) -> NDArray[np.float32]:
+        """Spectra ``start..stop`` as ``(nchan, stop - start)`` float32, file channel order."""
+        return np.ascontiguousarray(self._r.read(start, stop).data, dtype=np.float32)
+
+    def close(self) -> None:
+        self._r.__exit__(None, None, None)
+
+
+# --------------------------------------------------------------------------- cleaning
+@nb.njit(parallel=True, cache=True)
+def _clip_zero_dm(x, good, clip, zero_dm):  # pragma: no cover - numba
+    """In place on standardised ``x`` (nchan, ntime): zero bad channels, zero channel-samples
+    beyond +-clip, then subtract each spectrum's mean over the good channels."""
+    nchan, ntime = x.shape
+    ngood = 0
+    for c in range(nchan):
+        if good[c]:
+            ngood += 1
+    for c in nb.prange(nchan):
+        if not good[c]:
+            for t in range(ntime):
+                x[c, t] = 0.0
+        else:
+            for t in range(ntime):
+                v = x[c, t]
+                if v > clip or v < -clip:
+                    x[c, t] = 0.0
+    if zero_dm and ngood > 0:
+        nblk = (ntime + 255) // 256
+        for b in nb.prange(nblk):
+            t0 = b * 256
+            t1 = min(ntime, t0 + 256)
+            acc = np.zeros(t1 - t0, np.float64)
+            for c in range(nchan):
+                if good[c]:
+                    for t in range(t0, t1):
+                        acc[t - t0] += x[c, t]
+            for i in range(t1 - t0):
+                acc[i] /= ngood
+            for c in range(nchan):
+                if good[c]:
+                    for t in range(t0, t1):
+                        x[c, t] -= acc[t - t0]
+
+
+def _channel_mask(raw: NDArray[np.float32], norm: NDArray[np.float32], use_rfi: bool) -> NDArray:
+    """Good-channel mask ``(nchan,)`` bool for one chunk ``(nchan, ntime)``: channels with
+    spread, not flagged by IQRM on the channel standard deviations nor by spectral kurtosis."""
+    good = np.any(norm != 0, axis=1)
+    if use_rfi and raw.shape[1] >= 2:
+        from frbtriage.kernels.rfi import iqrm_mask, sk_mask
+
+        good &= ~iqrm_mask(raw)
+        good &= ~sk_mask(raw)
+    return good
+
+
+# --------------------------------------------------------------------------- tree levels
+@dataclass
+class _Level:
+    k: int  # time downsampling 2**k
+    delay: int  # FDMT max sweep in coarse samples
+    widths: NDArray[np.int64]  # coarse samples
+    buf: NDArray[np.float32]
+    fill: int = 0
+    pos: int = 0  # coarse output samples already searched
+    carry: NDArray[np.float32] | None = None  # odd sample waiting for its pair (level k+1 input)
+
+    @property
+    def need(self) -> int:
+        return self.delay + int(self.widths.max()) - 1
+
+
+def _plan_levels(
+    cfg: SearchConfig, nchan: int, maxdelay: int, max_width: int
+) -> list[tuple[int, int, NDArray[np.int64]]]:
+    """(k, delay_k, widths_k) per tree level for a native max sweep and max width (samples)."""
+    out = []
+    k = 0
+    wmax = max(cfg.widths)
+    while True:
+        f = 1 << k
+        delay_k = min(cfg.tree_delay, -(-maxdelay // f))
+        widths = np.array([w for w in cfg.widths if w * f <= max_width], np.int64)
+        dm_needed = cfg.tree_delay * (f // 2 if k else 0) < maxdelay
+        if widths.size == 0:
+            if not dm_needed:
+                break
+            widths = np.array([1], np.int64)
+        out.append((k, delay_k, widths))
+        if cfg.tree_delay * f >= maxdelay and wmax * f >= max_width:
+            break
+        k += 1
+    return out
+
+
+# --------------------------------------------------------------------------- clustering
+@nb.njit(cache=True)
+def _fof(t, s, w, step, wmax, stepmax):  # pragma: no cover - numba
+    """Friends-of-friends labels for detections sorted by ``t`` (native samples).
+
+    i and j are friends when |dt| <= (w_i + w_j)/2 + max(step) and
+    |ds| <= max(w_i, w_j) + 2 max(step) (sweep s in native samples)."""
+    n = t.size
+    parent = np.arange(n)
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i in range(n):
+        horizon = t[i] + 0.5 * (w[i] + wmax) + stepmax
+        j = i + 1
+        while j < n and t[j] <= horizon:
+            st = max(step[i], step[j])
+            if (t[j] - t[i] <= 0.5 * (w[i] + w[j]) + st
+                    and abs(s[j] - s[i]) <= max(w[i], w[j]) + 2 * st):
+                a = find(i)
+                b = find(j)
+                if a != b:
+                    if a < b:
+                        parent[b] = a
+                    else:
+                        parent[a] = b
+            j += 1
+    for i in range(n):
+        parent[i] = find(i)
+    return parent
+
+
+class _Clusterer:
+    """Accumulates detections and emits finished clusters (all members before a safe time)."""
+
+    FIELDS = ("t", "s", "w", "step", "snr", "dm", "row", "level")
+
+    def __init__(self) -> None:
+        self.pending = {f: np.empty(0) for f in self.FIELDS}
+        self.total = 0
+
+    def add(self, **cols: NDArray) -> None:
+        self.total += cols["t"].size
+        for f in self.FIELDS:
+            self.pending[f] = np.concatenate([self.pending[f], np.asarray(cols[f], np.float64)])
+
+    def emit(self, safe_t: float) -> list[dict[str, NDArray]]:
+        """Clusters whose latest member is before ``safe_t`` (native samples); ``inf``: all."""
+        p = self.pending
+        n = p["t"].size
+        if n == 0:
+            return []
+        order = np.argsort(p["t"], kind="stable")
+        for f in self.FIELDS:
+            p[f] = p[f][order]
+        lab = _fof(p["t"], p["s"], p["w"], p["step"], float(p["w"].max()), float(p["step"].max()))
+        tmax = np.full(n, -np.inf)
+        np.maximum.at(tmax, lab, p["t"])
+        done = tmax[lab] < safe_t
+        out = []
+        if done.any():
+            labs = lab[done]
+            idx = np.flatnonzero(done)
+            uniq, inv, counts = np.unique(labs, return_inverse=True, return_counts=True)
+            snr = p["snr"][idx]
+            best = np.full(uniq.size, -1)
+            bsnr = np.full(uniq.size, -np.inf)
+            for i, g in enumerate(inv):  # small: one entry per finished detection
+                if snr[i] > bsnr[g]:
+                    bsnr[g] = snr[i]
+                    best[g] = idx[i]
+            for g in range(uniq.size):
+                out.append({**{f: p[f][best[g]] for f in self.FIELDS}, "members": int(counts[g])})
+        for f in self.FIELDS:
+            p[f] = p[f][~done]
+        return out
+
+
+# --------------------------------------------------------------------------- the search
+def _iter_chunks(src: _Source, chunk: int) -> Iterator[tuple[int, NDArray[np.float32]]]:
+    start = 0
+    while start < src.nspectra:
+        stop = min(src.nspectra, start + chunk)
+        yield start, src.read(start, stop)
+        start = stop
+
+
+def search_file(
+    path: str | os.PathLike[str],
+    dm_min: float = 0.0,
+    dm_max: float = 2000.0,
+    snr_min: float = 7.0,
+    max_width_s: float = 0.1,
+    *,
+    config: SearchConfig | None = None,
+    progress: bool = False,
+    stats: SearchStats | None = None,
+) -> list[SearchCandidate]:
+    """Search one filterbank for dispersed single pulses; candidates sorted by time.
+
+    ``dm_min``/``dm_max`` pc cm^-3, ``snr_min`` boxcar S/N, ``max_width_s`` seconds (ignored
+    when ``config`` is given: it carries all parameters). A file shorter than the largest
+    dispersion sweep is searched up to the DM it can hold, with a logged warning (also in
+    ``stats.warnings``). Raises :class:`InputError` for a bad DM range or an unreadable file.
+    ``progress`` shows a tqdm bar with the real-time factor; ``stats`` is filled in if given.
+    """
+    cfg = config or SearchConfig(dm_min=dm_min, dm_max=dm_max, snr_min=snr_min,
+                                 max_width_s=max_width_s)
+    path = Path(path)
+    cfg.check(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    st = stats if stats is not None else SearchStats()
+    st.file = os.fspath(path)
+    t_wall = time.perf_counter()
+    try:
+        src = _Source(path)
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - reader failures are bad input
+        raise InputError(path, f"cannot read as a filterbank: {err}") from err
+    try:
+        return _search_open(src, cfg, st, progress, t_wall)
+    finally:
+        src.close()
+
+
+def _search_open(
+    src: _Source, cfg: SearchConfig, st: SearchStats, progress: bool, t_wall: float
+) -> list[SearchCandidate]:
+    path = src.path
+    freqs, tsamp, nspec = src.freqs, src.tsamp, src.nspectra
+    nchan = freqs.size
+    f_lo, f_hi = float(freqs.min()), float(freqs.max())
+    st.duration_s = nspec * tsamp
+    st.tsamp = tsamp
+    if nchan < 2:
+        raise InputError(path, "need at least 2 frequency channels to search for dispersion")
+    max_width = max(1, int(round(cfg.max_width_s / tsamp)))
+    maxdelay = int(math.ceil(float(dm_to_delay(cfg.dm_max, f_lo, f_hi, tsamp)) - 1e-9))
+    # a file shorter than the sweep: search the DMs it can hold
+    room = nspec - max(cfg.widths)
+    dm_max = cfg.dm_max
+    if maxdelay > room:
+        maxdelay = max(room, 0)
+        dm_max = float(delay_to_dm(maxdelay, f_lo, f_hi, tsamp))
+        msg = (f"{path}: file is {nspec * tsamp:.3f} s long, shorter than the "
+               f"{cfg.dm_max:g} pc cm^-3 sweep; searching DM {cfg.dm_min:g}..{dm_max:.1f} only")
+        if dm_max < cfg.dm_min:
+            raise InputError(path, f"file ({nspec} spectra) too short to hold any DM >= "
+                                   f"{cfg.dm_min:g} (its sweep needs more samples)")
+        log.warning(msg)
+        st.warnings.append(msg)
+    st.dm_max_searched = dm_max
+    dm_per_native = float(delay_to_dm(1, f_lo, f_hi, tsamp))
+
+    level_specs = _plan_levels(cfg, nchan, maxdelay, max_width)
+    levels: list[_Level] = []
+    plans = {}
+    for k, dk, widths in level_specs:
+        cap = cfg.level_block + dk + int(widths.max()) - 1 + (cfg.chunk >> k) + 2
+        levels.append(_Level(k, dk, widths, np.empty((nchan, cap), np.float32)))
+        plans[(k, dk)] = fdmt_plan(freqs, dk)
+    st.levels = len(levels)
+    max_rows = max(p.max_rows for p in plans.values())
+    work_len = max(lv.buf.shape[1] for lv in levels)
+    work = (np.empty((max_rows, work_len), np.float32), np.empty((max_rows, work_len), np.float32))
+    clusterer = _Clusterer()
+    results: list[SearchCandidate] = []
+    masked = 0
+    horizon = 2.0 * max(int(lv.widths.max()) << lv.k for lv in levels) + (2 << levels[-1].k)
+
+    def process(lv: _Level, nout: int, delay: int) -> None:
+        plan = plans.get((lv.k, delay))
+        if plan is None:
+            plan = plans[(lv.k, delay)] = fdmt_plan(freqs, delay)
+        wmax = int(lv.widths.max())
+        n_in = nout + delay + wmax - 1
+        dd = fdmt(lv.buf[:, :n_in], plan, work)  # (delay+1, nout + wmax - 1)
+        dd = robust_normalise(dd, nsub=512, out=dd)
+        snr, widx = boxcar_snr(dd, lv.widths, nout)
+        rows, cols = find_peaks(snr, cfg.snr_min)
+        if rows.size:
+            f = 1 << lv.k
+            wn = lv.widths[widx[rows, cols]] * f
+            dms = rows * f * dm_per_native
+            keep = (dms >= cfg.dm_min - 0.5 * f * dm_per_native) & (dms <= dm_max + 1e-9)
+            rows, cols, wn, dms = rows[keep], cols[keep], wn[keep], dms[keep]
+            t_start = (lv.pos + cols) * f
+            clusterer.add(t=t_start + 0.5 * (wn - 1), s=rows * f, w=wn,
+                          step=np.full(rows.size, f), snr=snr[rows, cols], dm=dms,
+                          row=rows, level=np.full(rows.size, lv.k))
+        lv.pos += nout
+        rem = lv.fill - nout
+        lv.buf[:, :rem] = lv.buf[:, nout:lv.fill]
+        lv.fill = rem
+
+    def feed(i: int, x: NDArray[np.float32]) -> None:
+        lv = levels[i]
+        n = x.shape[1]
+        lv.buf[:, lv.fill:lv.fill + n] = x
+        lv.fill += n
+        while lv.fill >= cfg.level_block + lv.need:
+            process(lv, cfg.level_block, lv.delay)
+        if i + 1 < len(levels):
+            if lv.carry is not None:
+                x = np.concatenate([lv.carry, x], axis=1)
+            m = x.shape[1] // 2
+            lv.carry = x[:, 2 * m:].copy() if x.shape[1] % 2 else None
+            if m:
+                feed(i + 1, x[:, : 2 * m : 2] + x[:, 1 : 2 * m : 2])
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=nspec, unit="spectra", unit_scale=True, desc=path.name, leave=False)
+    try:
+        for start, raw in _iter_chunks(src, cfg.chunk):
+            x = robust_normalise(raw)
+            good = _channel_mask(raw, x, cfg.rfi_masks)
+            masked += int((~good).sum()) * raw.shape[1]
+            _clip_zero_dm(x, good, np.float32(cfg.clip_sigma), cfg.zero_dm)
+            feed(0, x)
+            safe = min(lv.pos << lv.k for lv in levels) - horizon
+            for c in clusterer.emit(safe):
+                results.append(_to_candidate(c, path, tsamp))
+            if bar is not None:
+                bar.update(raw.shape[1])
+                el = time.perf_counter() - t_wall
+                bar.set_postfix_str(f"{(start + raw.shape[1]) * tsamp / el:.1f}x real time")
+        # flush: search what is left in each level at the DMs it can still hold: the sweep
+        # shrinks by a quarter per piece (few plans, little recomputation), and each piece
+        # keeps at least MIN_OUT samples (fewer would not give robust per-trial statistics)
+        for lv in levels:
+            wmax = int(lv.widths.max())
+            delay = lv.delay
+            while True:
+                avail = lv.fill - (wmax - 1)
+                delay = min(delay, avail - MIN_OUT)
+                if delay < 0:
+                    break
+                if avail - delay > cfg.level_block:
+                    process(lv, cfg.level_block, lv.delay)
+                    continue
+                process(lv, avail - delay, delay)
+                if delay < MIN_OUT:
+                    break
+                delay = (3 * delay) // 4
+        for c in clusterer.emit(np.inf):
+            results.append(_to_candidate(c, path, tsamp))
+    finally:
+        if bar is not None:
+            bar.close()
+    results.sort(key=lambda c: c.tcand)
+    st.detections = clusterer.total
+    st.candidates = len(results)
+    st.masked_fraction = masked / max(1, nspec * nchan)
+    st.wall_s = time.perf_counter() - t_wall
+    return results
+
+
+def _to_candidate(c: dict, path: Path, tsamp: float) -> SearchCandidate:
+    return SearchCandidate(
+        file=os.fspath(path), tcand=float(c["t"]) * tsamp, dm=float(c["dm"]), width=int(c["w"]),
+        snr=float(c["snr"]), members=int(c["members"]), sample=int(round(float(c["t"]))),
+        dm_index=int(c["row"]), level=int(c["level"]),
+    )
+
+
+def search_files(
+    paths: Sequence[str | os.PathLike[str]],
+    config: SearchConfig,
+    progress: bool = False,
+) -> tuple[list[SearchCandidate], list[SearchStats]]:
+    """Search several files in turn; all candidates (time order within each file) and stats."""
+    cands: list[SearchCandidate] = []
+    stats: list[SearchStats] = []
+    for p in paths:
+        s = SearchStats()
+        cands.extend(search_file(p, config=config, progress=progress, stats=s))
+        stats.append(s)
+    return cands, stats
+
+
+def write_heimdall_cands(
+    path: str | os.PathLike[str], cands: Sequence[SearchCandidate], tsamp: float
+) -> None:
+    """Write one file's candidates as Heimdall ``.cand`` text (tab separated), atomically.
+
+    Columns: snr, sample (of ``tcand``), time (s), filter (``round(log2(width))``), DM trial
+    index (at the candidate's tree level), DM, members, first and last sample of the boxcar.
+    Unlike :func:`frbtriage.io.candidates.write_heimdall` it keeps the cluster member count
+    and accepts boxcar widths that are not powers of two.
+    """
+    import tempfile
+
+    lines = []
+    for c in cands:
+        first = max(0, int(round(c.tcand / tsamp - 0.5 * (c.width - 1))))
+        lines.append("\t".join([
+            f"{c.snr:.6g}", str(c.sample), repr(float(c.tcand)),
+            str(int(round(math.log2(max(1, c.width))))), str(c.dm_index), repr(float(c.dm)),
+            str(c.members), str(first), str(first + c.width - 1),
+        ]) + "\n")
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
