@@ -32,8 +32,9 @@ import logging
 import os
 import tomllib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +44,9 @@ from sqlalchemy.orm import Session
 
 from frbtriage import db
 from frbtriage.errors import InputError
+
+if TYPE_CHECKING:
+    from frbtriage.io.filterbank import Header
 
 log = logging.getLogger(__name__)
 
@@ -366,3 +370,127 @@ class Workspace:
                 self._set_rows(n)
                 raise InputError(self.url, f"could not write to the database ({err})") from err
             return [r.id for r in recs]
+
+
+# --------------------------------------------------------------------------- FETCH h5 interop
+
+
+@dataclass
+class InteropSummary:
+    """Result of :func:`export_fetch_h5` / :func:`import_fetch_h5`: files written or
+    candidates added, duplicates already stored, and ``(path, problem)`` of files skipped."""
+
+    done: int = 0
+    already: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+
+def export_fetch_h5(ws: Workspace, out_dir: str | os.PathLike[str],
+                    ids: Sequence[int] | None = None, progress: bool = False) -> InteropSummary:
+    """Write candidates (all, or ``ids``) as FETCH ``.h5`` files into ``out_dir``.
+
+    File names are your's candidate ids (``cand_tstart_..._snr_....h5``; ``_<id>`` is added
+    when two candidates would share one). The data file's header is read for the FETCH
+    attributes when the file still exists. Our ``padded`` flag, id and origin travel as extra
+    attributes ``frbtriage_padded``, ``frbtriage_id``, ``frbtriage_origin``.
+    """
+    from tqdm import tqdm
+
+    from frbtriage.io.candidates import Candidate
+    from frbtriage.io.fetch_h5 import cand_id, write_fetch_h5
+    from frbtriage.io.filterbank import read_header
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    headers: dict[str, Header | None] = {}
+    used: set[str] = set()
+    summary = InteropSummary()
+    recs = ws.candidates(ids)
+    for rec in tqdm(recs, unit="cand", desc="export-h5", disable=not progress):
+        if rec.file not in headers:
+            try:
+                headers[rec.file] = read_header(rec.file)
+            except InputError as err:
+                log.info("%s: header unavailable (%s); exporting without it", rec.file,
+                         err.problem)
+                headers[rec.file] = None
+        header = headers[rec.file]
+        cand = Candidate(file=rec.file, tcand=rec.tcand, dm=rec.dm, width=rec.width,
+                         snr=rec.snr, label=rec.label, origin=rec.origin)
+        name = cand_id(cand, header.tstart if header is not None else 0.0)
+        if name in used:
+            name = f"{name}_{rec.id}"
+        used.add(name)
+        ft, dmt = ws.images([rec.row])
+        path = write_fetch_h5(out / f"{name}.h5", cand, ft[0], dmt[0], header,
+                              extra_attrs={"frbtriage_padded": bool(rec.padded),
+                                           "frbtriage_id": int(rec.id),
+                                           "frbtriage_origin": rec.origin})
+        summary.paths.append(path)
+        summary.done += 1
+    return summary
+
+
+def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
+                    batch_size: int = 64, progress: bool = False) -> InteropSummary:
+    """Bring FETCH ``.h5`` candidate files into the workspace (images + records).
+
+    ``data_freq_time`` must have 256 time samples (its frequency axis is resized to 256 if
+    needed) and ``data_dm_time`` must be (256, 256); other files, unreadable ones and ones
+    without a DM-time image are skipped and listed in the summary. Candidates already stored
+    (same data file, tcand, DM, width) are counted as ``already``.
+    """
+    from tqdm import tqdm
+
+    from frbtriage.io.fetch_h5 import read_fetch_h5
+    from frbtriage.kernels.spectra import resize_freq
+
+    summary = InteropSummary()
+    batch: list[NewCandidate] = []
+    fts: list[NDArray[np.float32]] = []
+    dmts: list[NDArray[np.float32]] = []
+
+    def flush() -> None:
+        if batch:
+            added = ws.append(batch, np.stack(fts), np.stack(dmts))
+            summary.done += len(added)
+            summary.already += len(batch) - len(added)
+            batch.clear()
+            fts.clear()
+            dmts.clear()
+
+    for p in tqdm(list(paths), unit="file", desc="import-h5", disable=not progress):
+        ps = os.fspath(p)
+        try:
+            cand, ft, dmt, attrs = read_fetch_h5(ps)
+        except InputError as err:
+            summary.skipped.append((ps, err.problem))
+            log.warning("skipped %s", err)
+            continue
+        problem = None
+        if dmt is None:
+            problem = "no data_dm_time image"
+        elif dmt.shape != IMAGE_SHAPE:
+            problem = f"data_dm_time is {dmt.shape}, expected {IMAGE_SHAPE}"
+        elif ft.shape[1] != IMAGE_SHAPE[1]:
+            problem = f"data_freq_time has {ft.shape[1]} time samples, expected 256"
+        if problem:
+            summary.skipped.append((ps, problem))
+            log.warning("skipped %s: %s", ps, problem)
+            continue
+        if ft.shape[0] != IMAGE_SHAPE[0]:
+            ft = resize_freq(ft, IMAGE_SHAPE[0], "area")
+        file = os.path.abspath(cand.file) if cand.file else os.path.abspath(ps)
+        batch.append(NewCandidate(file=file, tcand=cand.tcand, dm=cand.dm, width=cand.width,
+                                  snr=cand.snr, label=cand.label,
+                                  padded=bool(attrs.get("frbtriage_padded", False)),
+                                  origin=cand.origin))
+        fts.append(np.asarray(ft, dtype=np.float32))
+        dmts.append(np.asarray(dmt, dtype=np.float32))
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,50 @@ def test_scores_and_models(tmp_path):
         assert s.get(db.ModelRecord, "cnn-aaa").status == "retired"
     with ws.session() as s, pytest.raises(ValueError, match="finite"):
         db.add_scores(s, "cnn-aaa", ids[:1], [float("nan")], [0.0], [0.0])
+
+
+def test_export_import_h5_round_trip(tmp_path, capsys):
+    from frbtriage.cli import main
+    from frbtriage.io.fetch_h5 import read_fetch_h5
+
+    sample = Path(__file__).resolve().parents[1] / "data_samples" / "chime_sim" / "obs.fil"
+    ws = Workspace.create(tmp_path / "ws")
+    c1, ft1, dmt1 = _batch(2, seed=5, file=str(sample))
+    c2, ft2, dmt2 = _batch(1, seed=6, file=str(tmp_path / "gone.fil"))  # no header available
+    c2 = [NewCandidate(c2[0].file, c2[0].tcand, c2[0].dm, c2[0].width, c2[0].snr,
+                       label=None, padded=True, origin="x")]
+    ws.append(c1 + c2, np.concatenate([ft1, ft2]), np.concatenate([dmt1, dmt2]))
+    ws.close()
+
+    out = tmp_path / "h5"
+    assert main(["export-h5", "-w", str(tmp_path / "ws"), str(out), "--no-progress"]) == 0
+    files = sorted(out.glob("*.h5"))
+    assert len(files) == 3 and "wrote 3" in capsys.readouterr().out
+    cand, ft, _, attrs = read_fetch_h5(files[0])
+    assert "tcand" in attrs and "dm" in attrs and ft.shape == (256, 256)
+
+    assert main(["import-h5", "-w", str(tmp_path / "ws2"), *map(str, files),
+                 "--no-progress"]) == 0
+    assert "3 imported" in capsys.readouterr().out
+    with Workspace.open(tmp_path / "ws") as a, Workspace.open(tmp_path / "ws2") as b:
+        ra = {r.key(): r for r in a.candidates()}
+        rb = {r.key(): r for r in b.candidates()}
+        assert ra.keys() == rb.keys()
+        for k, x in ra.items():
+            y = rb[k]
+            assert (x.tcand, x.dm, x.width, x.snr, x.label, x.padded) == \
+                   (y.tcand, y.dm, y.width, y.snr, y.label, y.padded)
+            assert y.origin.startswith("fetch_h5:")
+            fa, da = a.images([x.row])
+            fb, db_ = b.images([y.row])
+            np.testing.assert_array_equal(fa, fb)
+            np.testing.assert_array_equal(da, db_)
+
+    # importing again adds nothing and succeeds; junk alone fails with exit 2
+    assert main(["import-h5", "-w", str(tmp_path / "ws2"), *map(str, files),
+                 "--no-progress"]) == 0
+    assert "0 imported, 3 already" in capsys.readouterr().out
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    assert main(["import-h5", "-w", str(tmp_path / "ws2"), str(junk), "--no-progress"]) == 2
+    assert "none of the 1 file(s)" in capsys.readouterr().err
