@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "workspace": ws_path,
         "simulated_observations": args.simulate,
-        "simulation": {"minutes": args.sim_minutes, "nchan": "1024 unless the mix says",
+        "simulation": {"minutes": args.sim_minutes,
                        "seeds": f"seed*1000 + i for i in 0..{args.simulate - 1}",
                        "mixes": list(TRAIN_MIXES)},
         "labels": "workspace label column (1 astrophysical, 0 RFI/noise), weight 1 each",

@@ -23,19 +23,26 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: Simulation settings for the training set. Bursts are boosted (40/min) so classes are
-#: roughly balanced; each observation cycles through a different RFI/noise mix (and every
-#: third one has 256 channels instead of 1024, like data_samples/chime_sim).
+#: Simulation settings for the training set, cycled over the observations: bursts boosted
+#: to 40/min so the classes are roughly balanced, RFI and noise-candidate rates varied, mostly
+#: 256 channels (like data_samples/chime_sim; preparing a high-DM 1024-channel candidate
+#: reads ~100x more samples), one mix in four at 1024 channels.
 TRAIN_MIXES: tuple[dict[str, Any], ...] = (
-    {"burst_rate": 40.0, "rfi_rate": 1.0, "noise_rate": 20.0},
-    {"burst_rate": 40.0, "rfi_rate": 0.5, "noise_rate": 40.0},
-    {"burst_rate": 40.0, "rfi_rate": 2.0, "noise_rate": 10.0, "nchan": 256},
+    {"nchan": 256, "burst_rate": 40.0, "dm_range": (50.0, 800.0), "rfi_rate": 1.0,
+     "noise_rate": 20.0},
+    {"nchan": 256, "burst_rate": 40.0, "dm_range": (50.0, 800.0), "rfi_rate": 0.5,
+     "noise_rate": 40.0},
+    {"nchan": 256, "burst_rate": 40.0, "dm_range": (50.0, 1500.0), "rfi_rate": 2.0,
+     "noise_rate": 10.0},
+    {"nchan": 1024, "burst_rate": 40.0, "dm_range": (50.0, 500.0), "rfi_rate": 1.0,
+     "noise_rate": 20.0},
 )
 #: A mix the training never uses: other relative RFI rates, more persistent carriers, more
 #: dead channels, more noise candidates (for the "unseen simulations" evaluation).
 EVAL_MIX: dict[str, Any] = {
-    "burst_rate": 30.0, "rfi_rate": 1.0, "impulse_rate": 3.0, "narrowband_rate": 10.0,
-    "drift_rate": 5.0, "n_persistent": 7, "noise_rate": 30.0, "dead_fraction": 0.06,
+    "nchan": 256, "burst_rate": 30.0, "dm_range": (50.0, 1000.0), "rfi_rate": 1.0,
+    "impulse_rate": 3.0, "narrowband_rate": 10.0, "drift_rate": 5.0, "n_persistent": 7,
+    "noise_rate": 30.0, "dead_fraction": 0.06,
 }
 #: Seeds of evaluation simulations start here, far from any training seed.
 EVAL_SEED_OFFSET = 1_000_003
@@ -87,7 +94,7 @@ def simulate_and_prepare(ws: Any, n_obs: int, seed: int, *, minutes: float = 1.0
             progress(f"simulating and preparing {folder.name} ({i + 1}/{n_obs})")
         res = simulate_observation(folder, minutes=minutes, seed=obs_seed, **mix)
         cands = read_candidates(res.candidates_path)
-        prepare_candidates(ws, cands)
+        prepare_candidates(ws, cands, progress=False)
         if not keep_fil:
             res.fil_path.unlink(missing_ok=True)
         marker.write_text(f"seed={obs_seed} minutes={minutes} mix={mix}\n")

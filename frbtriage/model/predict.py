@@ -113,10 +113,12 @@ def score_images(model: LoadedModel, ft: Any, dmt: Any, *, indices: Sequence[int
     return Scores(p_astro=s["p_astro"], p_std=s["p_std"], bald=s["bald"])
 
 
-def score_workspace(ws: Any, model: LoadedModel, *, batch_size: int = 256,
+def score_workspace(ws: Any, model: LoadedModel, *, ids: Sequence[int] | None = None,
+                    batch_size: int = 256,
                     device: str | torch.device | None = None, commit_every: int = 4096,
                     progress: bool = False) -> int:
-    """Score every candidate of workspace ``ws`` that ``model``'s version has not scored yet.
+    """Score every candidate of workspace ``ws`` (or only those with ``ids``) that
+    ``model``'s version has not scored yet.
 
     Scores are committed to the database every ``commit_every`` candidates (one
     transaction each), so an interrupted run keeps what it finished and a re-run continues.
@@ -137,6 +139,9 @@ def score_workspace(ws: Any, model: LoadedModel, *, batch_size: int = 256,
             known.parent)
     with ws.session() as s:
         todo = db.unscored_candidates(s, version)
+    if ids is not None:
+        wanted = {int(i) for i in ids}
+        todo = [r for r in todo if r.id in wanted]
     if not todo:
         return 0
     bar = None
