@@ -104,17 +104,17 @@ def _checked(data: ArrayLike, delays: ArrayLike, ndim: int) -> tuple[NDArray, ND
 
 
 @njit(parallel=True, cache=True)
-def _dedisperse(data, delays, nout):  # pragma: no cover - compiled
+def _dedisperse(data, delays, start, nout):  # pragma: no cover - compiled
     nchan = data.shape[0]
     out = np.empty((nchan, nout), dtype=np.float32)
     for c in prange(nchan):
-        o = delays[c]
+        o = start + delays[c]
         out[c, :] = data[c, o : o + nout]
     return out
 
 
 @njit(parallel=True, cache=True)
-def _dedisperse_timeseries(data, delays, nout, tblock):  # pragma: no cover - compiled
+def _dedisperse_timeseries(data, delays, start, nout, tblock):  # pragma: no cover - compiled
     nchan = data.shape[0]
     out = np.zeros(nout, dtype=np.float32)
     ntiles = (nout + tblock - 1) // tblock
@@ -123,7 +123,7 @@ def _dedisperse_timeseries(data, delays, nout, tblock):  # pragma: no cover - co
         n = min(tblock, nout - t0)
         acc = out[t0 : t0 + n]
         for c in range(nchan):
-            o = t0 + delays[c]
+            o = start + t0 + delays[c]
             a = data[c, o : o + n]
             for i in range(n):
                 acc[i] += a[i]
@@ -186,34 +186,56 @@ def _sweep_sums(data, delays, start, nout, tblock, cblock, dblock):  # pragma: n
 
 
 # --------------------------------------------------------------------------- public API
-def dedisperse(data: ArrayLike, delays: ArrayLike) -> NDArray[np.float32]:
+def _window(nfull: int, start: int, nout: int | None) -> tuple[int, int]:
+    """Check an output window ``[start, start + nout)`` of the ``nfull`` dedispersed samples."""
+    start = int(start)
+    nout = nfull - start if nout is None else int(nout)
+    if start < 0 or nout < 1 or start + nout > nfull:
+        raise ValueError(
+            f"output window start={start}, nout={nout} is outside the {nfull} dedispersed "
+            f"samples this data allows (ntime - max delay); read a longer window"
+        )
+    return start, nout
+
+
+def dedisperse(
+    data: ArrayLike, delays: ArrayLike, start: int = 0, nout: int | None = None
+) -> NDArray[np.float32]:
     """Shift each channel by its delay: the dedispersed dynamic spectrum at one DM.
 
     Parameters
     ----------
     data : (nchan, ntime) array of intensities (any real dtype; converted to float32).
     delays : (nchan,) integer delays in samples, ``>= 0``, relative to the top of the band.
+    start, nout : optional output window (samples at the top of the band): only
+        dedispersed samples ``start .. start + nout - 1`` are computed. Default: all
+        ``ntime - max(delays)`` of them.
 
     Returns
     -------
-    (nchan, ntime - max(delays)) float32, ``out[c, i] = data[c, i + delays[c]]``.
+    (nchan, nout) float32, ``out[c, i] = data[c, start + i + delays[c]]``.
 
-    Raises ``ValueError`` if ``max(delays) >= ntime`` (no sample would survive), a delay
-    is negative, or shapes do not match.
+    Raises ``ValueError`` if ``max(delays) >= ntime`` (no sample would survive), the window
+    does not fit, a delay is negative, or shapes do not match.
     """
-    arr, dl, nout = _checked(data, delays, 1)
-    return _dedisperse(arr, dl, nout)
+    arr, dl, nfull = _checked(data, delays, 1)
+    start, nout = _window(nfull, start, nout)
+    return _dedisperse(arr, dl, start, nout)
 
 
-def dedisperse_timeseries(data: ArrayLike, delays: ArrayLike) -> NDArray[np.float32]:
+def dedisperse_timeseries(
+    data: ArrayLike, delays: ArrayLike, start: int = 0, nout: int | None = None
+) -> NDArray[np.float32]:
     """Dedispersed time series at one DM: the channel sum of :func:`dedisperse`.
 
-    ``data`` ``(nchan, ntime)``, ``delays`` ``(nchan,)`` integer samples ``>= 0``.
-    Returns ``(ntime - max(delays),)`` float32 (sum over channels, not mean; same units as
-    the data). Same errors as :func:`dedisperse`.
+    ``data`` ``(nchan, ntime)``, ``delays`` ``(nchan,)`` integer samples ``>= 0``, optional
+    window ``start``/``nout`` as in :func:`dedisperse`. Returns ``(nout,)`` float32,
+    default ``(ntime - max(delays),)`` (sum over channels, not mean; same units as the
+    data). Same errors as :func:`dedisperse`.
     """
-    arr, dl, nout = _checked(data, delays, 1)
-    return _dedisperse_timeseries(arr, dl, nout, DEFAULT_TIME_BLOCK)
+    arr, dl, nfull = _checked(data, delays, 1)
+    start, nout = _window(nfull, start, nout)
+    return _dedisperse_timeseries(arr, dl, start, nout, DEFAULT_TIME_BLOCK)
 
 
 def dedisperse_many(

@@ -167,3 +167,31 @@ def test_many_bad_input():
     np.testing.assert_array_equal(
         dedisperse_many(np.ones((3, 10)), np.array([[0.0, 1.0, 2.0]])), np.full((1, 8), 3.0)
     )
+
+
+@FAST
+@given(problem(), st.integers(0, 50), st.integers(1, 50))
+def test_output_window_is_a_slice_of_the_full_result(case, start, nout):
+    data, delays = case
+    nfull = data.shape[1] - int(delays.max())
+    if start + nout > nfull:
+        with pytest.raises(ValueError, match="outside"):
+            dedisperse(data, delays, start, nout)
+        return
+    full = dedisperse(data, delays)
+    np.testing.assert_array_equal(dedisperse(data, delays, start, nout), full[:, start:][:, :nout])
+    np.testing.assert_allclose(
+        dedisperse_timeseries(data, delays, start, nout),
+        dedisperse_timeseries(data, delays)[start : start + nout],
+        rtol=1e-6,
+        atol=1e-3,
+    )
+
+
+def test_window_defaults_to_the_rest():
+    data = np.arange(20, dtype=np.float32).reshape(2, 10)
+    np.testing.assert_array_equal(dedisperse(data, [0, 2], start=5), [[5, 6, 7], [17, 18, 19]])
+    with pytest.raises(ValueError, match="outside"):
+        dedisperse(data, [0, 2], start=-1)
+    with pytest.raises(ValueError, match="outside"):
+        dedisperse_timeseries(data, [0, 2], start=8)
