@@ -36,29 +36,36 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- kernels
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
 def _channel_moments(data):  # pragma: no cover - compiled
-    """Per channel: sum, sum of squares, and the (two-pass) population std, in float64."""
+    """Per channel: sum, sum of squares and population std over time, in float64.
+
+    One pass over the data. The std uses sums of ``x - K`` with ``K`` the channel's first
+    sample (the shifted-data algorithm), so a large mean does not cancel away precision.
+    ``fastmath={"reassoc"}`` only lets LLVM reorder these float64 sums (vectorised), which
+    changes them at the 1e-16 level.
+    """
     nchan, ntime = data.shape
     s1 = np.empty(nchan)
     s2 = np.empty(nchan)
     std = np.empty(nchan)
     for c in prange(nchan):
         row = data[c]
+        k = np.float64(row[0])
         a = 0.0
         b = 0.0
+        sa = 0.0
+        sb = 0.0
         for i in range(ntime):
             v = np.float64(row[i])
             a += v
             b += v * v
-        mean = a / ntime
-        var = 0.0
-        for i in range(ntime):
-            dv = row[i] - mean
-            var += dv * dv
+            dv = v - k
+            sa += dv
+            sb += dv * dv
         s1[c] = a
         s2[c] = b
-        std[c] = np.sqrt(var / ntime)
+        std[c] = np.sqrt(max(sb / ntime - (sa / ntime) ** 2, 0.0))
     return s1, s2, std
 
 
