@@ -15,7 +15,10 @@ The pipeline, per file (memory stays bounded: only a few blocks per level are he
    the resolution that intra-channel smearing leaves at those DMs. Levels are added until
    both ``dm_max`` and ``max_width`` are reached. Each level streams in overlapping blocks:
    its overlap is its own largest sweep plus the widest boxcar.
-4. **Detect**: each DM trial is robustly normalised (median, MAD), boxcar S/N over widths
+4. **Detect**: each DM trial is robustly standardised (median, MAD) and the boxcar S/N is
+   ``sum / sqrt(w)`` (white noise, as Heimdall and PRESTO assume; ``per_width_noise``
+   instead standardises each boxcar width by its own median and MAD, which red noise
+   cannot inflate, at the price of a lower S/N for pulses in red noise) over widths
    ``(1, 2, 3, 4, 6, 8)`` coarse samples, and each run above ``snr_min`` gives one
    detection at its peak.
 5. **Cluster** detections friends-of-friends in (time, DM sweep, width) like Heimdall; each
@@ -40,8 +43,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frbtriage.errors import InputError
-from frbtriage.kernels.boxcar import boxcar_snr, find_peaks, robust_normalise
-from frbtriage.kernels.fdmt import delay_to_dm, dm_to_delay, fdmt, fdmt_plan
+from frbtriage.kernels.boxcar import (
+    boxcar_snr,
+    boxcar_snr_robust,
+    find_peaks,
+    robust_normalise,
+)
+from frbtriage.kernels.fdmt import FdmtPlan, delay_to_dm, dm_to_delay, fdmt, fdmt_plan
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +77,8 @@ class SearchConfig:
     ``level_block`` output samples per FDMT call per level (memory ~ nchan x level_block x
     4 B per level); ``chunk`` spectra per read; ``clip_sigma`` per channel-sample clip level
     after standardisation; ``zero_dm`` subtract each spectrum's channel mean; ``rfi_masks``
-    use IQRM / spectral kurtosis channel masks.
+    use IQRM / spectral kurtosis channel masks; ``per_width_noise`` standardise every boxcar
+    width by its own robust sigma instead of assuming white noise.
     """
 
     dm_min: float = 0.0
@@ -83,6 +92,7 @@ class SearchConfig:
     clip_sigma: float = 6.0
     zero_dm: bool = True
     rfi_masks: bool = True
+    per_width_noise: bool = False
 
     def check(self, path: str | os.PathLike[str] | None = None) -> None:
         """Raise :class:`InputError` for an impossible parameter."""
@@ -222,6 +232,21 @@ def _channel_mask(raw: NDArray[np.float32], norm: NDArray[np.float32], use_rfi: 
 
 
 # --------------------------------------------------------------------------- tree levels
+_PLANS: dict[tuple[bytes, int], FdmtPlan] = {}
+
+
+def _plan(freqs: NDArray[np.float64], delay: int) -> FdmtPlan:
+    """FDMT plan, cached per (channel frequencies, max sweep) for the life of the process."""
+    key = (freqs.tobytes(), int(delay))
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= 64:
+            _PLANS.pop(next(iter(_PLANS)))
+        plan = _PLANS[key] = fdmt_plan(freqs, delay)
+    return plan
+
+
+
 @dataclass
 class _Level:
     k: int  # time downsampling 2**k
@@ -266,7 +291,8 @@ def _fof(t, s, w, step, wmax, stepmax):  # pragma: no cover - numba
     """Friends-of-friends labels for detections sorted by ``t`` (native samples).
 
     i and j are friends when |dt| <= (w_i + w_j)/2 + max(step) and
-    |ds| <= max(w_i, w_j) + 2 max(step) (sweep s in native samples)."""
+    |ds| <= min(w_i, w_j) / 2 + 2 max(step) (sweep s in native samples): the members of a
+    burst's bowtie, one trial step apart, link; a wide member cannot pull in far DMs."""
     n = t.size
     parent = np.arange(n)
 
@@ -282,7 +308,7 @@ def _fof(t, s, w, step, wmax, stepmax):  # pragma: no cover - numba
         while j < n and t[j] <= horizon:
             st = max(step[i], step[j])
             if (t[j] - t[i] <= 0.5 * (w[i] + w[j]) + st
-                    and abs(s[j] - s[i]) <= max(w[i], w[j]) + 2 * st):
+                    and abs(s[j] - s[i]) <= 0.5 * min(w[i], w[j]) + 2 * st):
                 a = find(i)
                 b = find(j)
                 if a != b:
@@ -426,7 +452,7 @@ def _search_open(
     for k, dk, widths in level_specs:
         cap = cfg.level_block + dk + int(widths.max()) - 1 + (cfg.chunk >> k) + 2
         levels.append(_Level(k, dk, widths, np.empty((nchan, cap), np.float32)))
-        plans[(k, dk)] = fdmt_plan(freqs, dk)
+        plans[(k, dk)] = _plan(freqs, dk)
     st.levels = len(levels)
     max_rows = max(p.max_rows for p in plans.values())
     work_len = max(lv.buf.shape[1] for lv in levels)
@@ -439,12 +465,15 @@ def _search_open(
     def process(lv: _Level, nout: int, delay: int) -> None:
         plan = plans.get((lv.k, delay))
         if plan is None:
-            plan = plans[(lv.k, delay)] = fdmt_plan(freqs, delay)
+            plan = plans[(lv.k, delay)] = _plan(freqs, delay)
         wmax = int(lv.widths.max())
         n_in = nout + delay + wmax - 1
         dd = fdmt(lv.buf[:, :n_in], plan, work)  # (delay+1, nout + wmax - 1)
-        dd = robust_normalise(dd, nsub=512, out=dd)
-        snr, widx = boxcar_snr(dd, lv.widths, nout)
+        if cfg.per_width_noise:
+            snr, widx = boxcar_snr_robust(dd, lv.widths, nout, nsub=512)
+        else:
+            dd = robust_normalise(dd, nsub=1024, out=dd)
+            snr, widx = boxcar_snr(dd, lv.widths, nout)
         rows, cols = find_peaks(snr, cfg.snr_min)
         if rows.size:
             f = 1 << lv.k
@@ -496,7 +525,7 @@ def _search_open(
                 el = time.perf_counter() - t_wall
                 bar.set_postfix_str(f"{(start + raw.shape[1]) * tsamp / el:.1f}x real time")
         # flush: search what is left in each level at the DMs it can still hold: the sweep
-        # shrinks by a quarter per piece (few plans, little recomputation), and each piece
+        # halves per piece (few plans, little recomputation), and each piece
         # keeps at least MIN_OUT samples (fewer would not give robust per-trial statistics)
         for lv in levels:
             wmax = int(lv.widths.max())
@@ -512,7 +541,7 @@ def _search_open(
                 process(lv, avail - delay, delay)
                 if delay < MIN_OUT:
                     break
-                delay = (3 * delay) // 4
+                delay //= 2
         for c in clusterer.emit(np.inf):
             results.append(_to_candidate(c, path, tsamp))
     finally:
