@@ -240,6 +240,8 @@ def test_cli_writes_all_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ["--rfi-rate", "-1"],
     ["--dead-fraction", "0.9"],
     ["--n-bursts", "-2"],
+    ["--seed", "-1"],
+    ["--threshold", "0"],
 ])
 def test_cli_bad_input_one_line_exit_2(tmp_path: Path, args: list[str],
                                       capsys: pytest.CaptureFixture[str]) -> None:

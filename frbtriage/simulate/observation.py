@@ -206,7 +206,10 @@ class _Planner:
     def burst_dm_range(self) -> tuple[float, float]:
         cap = self.layout.max_fitting_dm()
         lo, hi = self.cfg.dm_range
-        hi = min(hi, cap)
+        if hi > cap:
+            log.info("burst DMs capped at %.0f: a larger sweep does not fit in %.1f s",
+                        cap, self.layout.duration)
+            hi = cap
         if lo > hi:
             lo = hi / 4
         return lo, hi
@@ -244,11 +247,10 @@ class _Planner:
         sigma_jy = self.cfg.sefd_jy / np.sqrt(2 * lay.chan_bw * 1e6 * lay.tsamp)
         return float(fluence * sigma_jy * lay.tsamp * 1e3)
 
-    def bursts(self, search: SearchEmulator) -> None:
+    def bursts(self, search: SearchEmulator, dm_lo: float, dm_hi: float) -> None:
         lay, rng, cfg = self.layout, self.rng, self.cfg
         n = cfg.n_bursts if cfg.n_bursts is not None else max(1, _count(cfg.burst_rate,
                                                                          cfg.minutes))
-        dm_lo, dm_hi = self.burst_dm_range()
         times: list[float] = []
         for _ in range(n):
             dm = _loguniform(rng, dm_lo, dm_hi) if dm_lo > 0 else float(rng.uniform(0, dm_hi))
@@ -403,7 +405,7 @@ def simulate_observation(out_dir: str | os.PathLike[str], minutes: float = 0.5,
     dm_lo, dm_hi = plan.burst_dm_range()
     search = SearchEmulator(layout, plan.live, bandpass.headroom, dm_max=max(dm_hi, 10.0),
                             threshold=cfg.threshold, rng=plan.search_rng)
-    plan.bursts(search)
+    plan.bursts(search, dm_lo, dm_hi)
     plan.rfi(search)
     plan.noise(search)
     log.info("planned %d injections, %d candidates; writing %s", len(plan.events),
