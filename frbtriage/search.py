@@ -472,8 +472,7 @@ def _search_open(
         if cfg.per_width_noise:
             snr, widx = boxcar_snr_robust(dd, lv.widths, nout, nsub=512)
         else:
-            dd = robust_normalise(dd, nsub=1024, out=dd)
-            snr, widx = boxcar_snr(dd, lv.widths, nout)
+            snr, widx = boxcar_snr(dd, lv.widths, nout, normalise=True, nsub=1024)
         rows, cols = find_peaks(snr, cfg.snr_min)
         if rows.size:
             f = 1 << lv.k

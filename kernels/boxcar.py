@@ -74,18 +74,31 @@ def robust_normalise(
 
 
 @nb.njit(parallel=True, cache=True, fastmath=True)
-def _boxcar_snr(x, widths, nout, best, bidx):  # pragma: no cover - numba
+def _boxcar_snr(x, widths, nout, nsub, best, bidx):  # pragma: no cover - numba
     nrow, ntime = x.shape
     nw = widths.size
     inv = np.empty(nw, np.float64)
     for k in range(nw):
         inv[k] = 1.0 / np.sqrt(widths[k])
     for r in nb.prange(nrow):
+        med = 0.0
+        scale = 1.0
+        if nsub > 0:  # standardise the row on the fly: (x - median) / (1.4826 MAD)
+            step = max(1, ntime // nsub)
+            m = (ntime + step - 1) // step
+            sub = np.empty(m, np.float64)
+            for i in range(m):
+                sub[i] = x[r, i * step]
+            med = np.median(sub)
+            for i in range(m):
+                sub[i] = abs(sub[i] - med)
+            sig = np.median(sub) * MAD_TO_SIGMA
+            scale = 1.0 / sig if (sig > 0.0 and np.isfinite(sig)) else 0.0
         cs = np.empty(ntime + 1, np.float64)
         acc = 0.0
         cs[0] = 0.0
         for t in range(ntime):
-            acc += x[r, t]
+            acc += x[r, t] - med
             cs[t + 1] = acc
         for t in range(nout):
             b = -np.inf
@@ -95,16 +108,22 @@ def _boxcar_snr(x, widths, nout, best, bidx):  # pragma: no cover - numba
                 if s > b:
                     b = s
                     bi = k
-            best[r, t] = b
+            best[r, t] = b * scale
             bidx[r, t] = bi
 
 
 def boxcar_snr(
-    x: NDArray[np.float32], widths: ArrayLike, nout: int | None = None
+    x: NDArray[np.float32],
+    widths: ArrayLike,
+    nout: int | None = None,
+    normalise: bool = False,
+    nsub: int = 2048,
 ) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
     """Best boxcar S/N over ``widths`` for each row of ``x`` ``(ndm, ntime)``.
 
-    ``x`` should be normalised (zero median, unit noise sigma; see :func:`robust_normalise`).
+    ``x`` should be normalised (zero median, unit noise sigma; see :func:`robust_normalise`),
+    or pass ``normalise=True`` to standardise each row on the fly exactly as
+    ``robust_normalise(x, nsub)`` would (one pass less over the data).
     ``widths`` are positive integers (samples). For output sample ``t`` the boxcar covers
     ``x[:, t : t + w]``; ``nout`` defaults to (and may not exceed) ``ntime - max(widths) + 1``
     so that every boxcar is complete. Returns ``(snr, widx)``, both ``(ndm, nout)``: float32
@@ -122,10 +141,12 @@ def boxcar_snr(
     if nout < 0 or nout > nmax:
         raise ValueError(f"nout={nout} needs ntime >= nout + max(widths) - 1 = "
                          f"{nout + int(w.max()) - 1}, have {x.shape[1]}")
+    if normalise and nsub < 1:
+        raise ValueError("nsub must be >= 1")
     best = np.empty((x.shape[0], nout), np.float32)
     bidx = np.empty((x.shape[0], nout), np.int32)
     if nout > 0 and x.shape[0] > 0:
-        _boxcar_snr(x, w, int(nout), best, bidx)
+        _boxcar_snr(x, w, int(nout), int(nsub) if normalise else 0, best, bidx)
     return best, bidx
 
 
