@@ -366,3 +366,62 @@ def test_inject_burst_into_ascending_channels() -> None:
     assert abs(int(np.argmax(ded)) - 0.5 / tsamp) <= 1
     series, first = dedispersed_series(blk, d)
     assert series.sum() == pytest.approx(4.0 * 64, rel=1e-3)
+
+
+# ---------------------------------------------------------------- the emulated search
+
+
+def _emulator(seed: int = 0):  # noqa: ANN202
+    from frbtriage.simulate.search import SearchEmulator
+
+    lay = make_layout(0.5, 256)
+    live = np.ones(lay.nchan, dtype=bool)
+    return lay, SearchEmulator(lay, live, np.full(lay.nchan, 20.0), dm_max=1500.0,
+                               threshold=6.0, rng=np.random.default_rng(seed))
+
+
+def test_search_reports_rfi_at_the_dms_a_search_would() -> None:
+    from frbtriage.physics import K_DM
+    from frbtriage.simulate.rfi import TransientRFI
+
+    lay, search = _emulator()
+    # broadband zero-DM impulse: strongest candidate at DM 0 - few, at the impulse time
+    imp = TransientRFI(kind="rfi_impulse", time_s=10.0, width_s=2e-3, spec_centre_mhz=600.0,
+                       spec_fwhm_mhz=400.0, fluence=40.0)
+    dets = search.rfi(render_pulse(imp.pulse(lay), lay.tsamp))
+    best = max(dets, key=lambda d: d.snr)
+    assert best.dm <= 5.0 and abs(best.stime - 10.0) < 0.01 and best.snr > 20
+    # an extra candidate at DM > 0 is earlier, by less than the sweep (the impulse's
+    # dedispersed signal is spread over [t - sweep, t])
+    for d in dets:
+        assert 10.0 - lay.sweep(d.dm) - 0.01 <= d.stime <= 10.01
+    # a downward drift of r MHz/s around 600 MHz mimics DM = f^3 / (2 K_DM r)
+    rate = 150.0
+    drift = TransientRFI(kind="rfi_drift", time_s=20.0, width_s=0.0, spec_centre_mhz=650.0,
+                         spec_fwhm_mhz=2.0, drift_mhz_s=-rate, duration_s=100.0 / rate,
+                         line_mhz=2.0, fluence=30.0)
+    dets = search.rfi(render_pulse(drift.pulse(lay), lay.tsamp))
+    best = max(dets, key=lambda d: d.snr)
+    assert best.dm == pytest.approx(600.0**3 / (2 * K_DM * rate), rel=0.35)
+    # a faint narrowband burst below threshold is not reported at all
+    nb = TransientRFI(kind="rfi_narrowband_burst", time_s=5.0, width_s=5e-3,
+                      spec_centre_mhz=700.0, spec_fwhm_mhz=3.0, fluence=0.5)
+    assert search.rfi(render_pulse(nb.pulse(lay), lay.tsamp)) == []
+
+
+def test_search_reports_bursts_near_truth_and_noise_near_threshold() -> None:
+    lay, search = _emulator(1)
+    b = Burst(time_s=3.0, dm=500.0, width_s=2e-3, scatter_s=0.0, spectrum="powerlaw",
+              fluence=1.0)
+    blk = render_pulse(b.pulse(lay), lay.tsamp)
+    from frbtriage.simulate.search import expected_snr
+
+    snr1, width, _ = expected_snr(blk, lay, 500.0, np.ones(lay.nchan, dtype=bool))
+    blk.data *= np.float32(20.0 / snr1)
+    det = search.burst(blk, 500.0, width * lay.tsamp)
+    assert abs(det.dm - 500.0) < 5.0 and abs(det.stime - 3.0) < 0.01
+    assert det.snr == pytest.approx(20.0, abs=4.0)
+    noise = search.noise(200)
+    snrs = np.array([d.snr for d in noise])
+    assert snrs.min() >= 6.0 and np.median(snrs) < 7.0
+    assert all(0 <= d.stime <= lay.duration - lay.sweep(d.dm) for d in noise)

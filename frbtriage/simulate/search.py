@@ -21,9 +21,10 @@ the search reports (``snr``, ``dm``, box centre as ``stime``, log2 box width):
   around the true DM with a random grid offset, so the reported DM and time carry the
   errors of a real search; always reported (label 1), even when faint.
 * RFI: a CHIME-like DM grid from 0 to the largest DM searched. A zero-DM impulse peaks at
-  DM 0 - few (and, when bright, stays above threshold at larger DMs with a time offset
-  of half the sweep: up to two extra candidates there, each kept with probability 1/2,
-  as a search's clustering merges the others); a narrowband burst's S/N hardly
+  DM 0 - few (and, when bright, stays above threshold at larger DMs, earlier by part of the
+  sweep, as its dedispersed signal spreads over ``[t - sweep, t]``: up to two extra
+  candidates, each kept with probability 1/2, as a search's clustering merges the others);
+  a narrowband burst's S/N hardly
   depends on DM, so the noise picks a random-ish DM; a downward drift peaks near the DM
   whose local sweep matches it. Reported only when the best noisy S/N passes the threshold.
 * noise: false positives with S/N ``threshold + Exp(0.5)`` at random trials, times and
