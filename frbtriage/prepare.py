@@ -10,18 +10,21 @@ kept and without ``your``'s wrap-around:
   ``int((tcand - sweep(DM)) / tsamp) - width``, cropped to the central 256 decimated
   samples), except that ``your`` leaves the burst off-centre when it lengthens a short
   chunk for a wide pulse: here the chunk is lengthened symmetrically;
-* one read per candidate of exactly the samples needed: ``256 * decim`` kept samples plus
-  the largest delay of the ``2 * DM`` trial (all channels, file order); outside the file
-  each channel's median is used and the candidate is flagged ``padded``;
-* bad channels (an optional kill mask, plus spectral-kurtosis and IQRM flags computed on
-  the window) are set to zero, as ``your``'s kill mask does;
+* one read per candidate of only the samples needed: channel ``c`` needs ``256 * decim``
+  kept samples plus its own delay at the largest trial (``2 * DM``); those are converted
+  from the memory-mapped file's time-major bytes straight into a channel-major float32
+  buffer (a few times fewer samples than the full rectangle ``your`` reads and rolls).
+  A window reaching outside the file is read whole with each channel's median as padding
+  and the candidate is flagged ``padded``;
+* bad channels (an optional kill mask, plus spectral-kurtosis and IQRM flags computed once
+  per file from stretches spread through it) are set to zero, as ``your``'s kill mask does;
 * ``ft``: dedispersed at DM (``frbtriage.kernels.dedisperse``), decimated in time, channels
   resized to 256 by area-weighted means (row 0 = highest frequency), normalised;
 * ``dmt``: 256 DM trials ``linspace(0, 2 DM, 256)`` with ``frbtriage.kernels.bowtie.dm_time``,
   which sums only the kept output samples, then normalised (row 0 = DM 0).
 
-Candidates are grouped by data file (each opened once); a reader thread prefetches the next
-window while the Numba kernels (parallel over both cores) work on the current one. Images
+Candidates are grouped by data file (each opened once); every step runs in Numba kernels
+parallel over the cores (the window conversion, dedispersion, bowtie, resize). Images
 are appended to the workspace in batches, each batch atomic (see ``frbtriage.workspace``);
 candidates already stored are skipped before any work, so an interrupted run re-run
 finishes without duplicates.
@@ -35,11 +38,11 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numba import njit, prange
 from numpy.typing import NDArray
 
 from frbtriage import db
@@ -48,7 +51,7 @@ from frbtriage.physics import delay_samples
 
 if TYPE_CHECKING:
     from frbtriage.io.candidates import Candidate
-    from frbtriage.io.filterbank import Block, FilterbankReader, Header
+    from frbtriage.io.filterbank import FilterbankReader, Header
     from frbtriage.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,11 @@ NOUT = 256
 NDM = 256
 NFREQ = 256
 
-MaskMode = Literal["auto", "sk", "iqrm", "none"]
+#: Flagging in :func:`channel_mask`.
+FlagMode = Literal["auto", "sk", "iqrm", "none"]
+#: Where :func:`prepare_candidates` gets its channel mask: once per file (default), from
+#: each candidate's window, or none (only a kill mask if given).
+MaskMode = Literal["file", "window", "none"]
 
 
 # --------------------------------------------------------------------------- geometry
@@ -70,9 +77,10 @@ class Geometry:
 
     ``decim``: time decimation factor; ``start``: first kept input sample at the top of the
     band (output sample ``j`` averages input samples ``start + j*decim ... + decim - 1``);
-    ``read_start``/``read_stop``: the window read (``read_start == start``); ``ft_delays``
-    ``(nchan,)`` and ``dmt_delays`` ``(256, nchan)`` integer sample delays (file channel order);
-    ``dms`` ``(256,)`` the DM trials in pc cm^-3.
+    the window read is ``[start, read_stop)``; ``ft_delays`` ``(nchan,)`` and ``dmt_delays``
+    ``(256, nchan)`` integer sample delays (file channel order); ``dms`` ``(256,)`` the DM
+    trials in pc cm^-3; ``need`` ``(nchan,)`` how many samples from ``start`` each channel
+    needs (``256*decim`` plus its delay at the largest trial, ``2*DM``).
     """
 
     decim: int
@@ -81,6 +89,7 @@ class Geometry:
     ft_delays: NDArray[np.int64]
     dmt_delays: NDArray[np.int64]
     dms: NDArray[np.float64]
+    need: NDArray[np.int64]
 
     @property
     def read_start(self) -> int:
@@ -119,17 +128,91 @@ def geometry(header: Header, tcand: float, dm: float, width: int) -> Geometry:
     dms = np.linspace(0.0, 2.0 * dm, NDM)
     dmt_delays = delay_samples(dms[:, None], freqs, tsamp)
     ft_delays = delay_samples(dm, freqs, tsamp)
-    read_stop = start + NOUT * decim + int(dmt_delays.max())
+    need = NOUT * decim + dmt_delays.max(axis=0)
+    read_stop = start + int(need.max())
     return Geometry(decim=decim, start=start, read_stop=read_stop, ft_delays=ft_delays,
-                    dmt_delays=dmt_delays, dms=dms)
+                    dmt_delays=dmt_delays, dms=dms, need=need)
 
 
-# --------------------------------------------------------------------------- images
+# --------------------------------------------------------------------------- reading
 
 
-def channel_mask(data: NDArray[np.float32], mode: MaskMode = "auto",
+@njit(parallel=True, cache=True)
+def _fill_ragged(raw, need, out, cblock, tblock):  # pragma: no cover - compiled
+    """out[c, t] = raw[t, c] for t < need[c]: time-major file samples to channel-major
+    float32, only where each channel needs them. Parallel over blocks of ``cblock``
+    channels; each block goes through time in tiles of ``tblock`` spectra (a few KB of the
+    file, in L1) and writes each channel's run of the tile contiguously (measured 2-3x
+    faster than writing one sample to every channel row per spectrum)."""
+    nchan = raw.shape[1]
+    nblk = (nchan + cblock - 1) // cblock
+    for b in prange(nblk):
+        c0 = b * cblock
+        c1 = min(nchan, c0 + cblock)
+        hi = 0
+        for c in range(c0, c1):
+            hi = max(hi, need[c])
+        for t0 in range(0, hi, tblock):
+            tile = raw[t0 : min(t0 + tblock, hi), c0:c1]
+            nt = tile.shape[0]
+            for c in range(c0, c1):
+                n = min(nt, need[c] - t0)
+                if n <= 0:
+                    continue
+                dst = out[c, t0 : t0 + n]
+                k = c - c0
+                for i in range(n):
+                    dst[i] = tile[i, k]
+
+
+class Scratch:
+    """A reusable float32 buffer for candidate windows (no page faults on every candidate).
+
+    ``get(nchan, ntime)`` returns an uninitialised C-contiguous ``(nchan, ntime)`` view,
+    growing the buffer when needed. One per thread."""
+
+    def __init__(self) -> None:
+        self._buf = np.empty(0, dtype=np.float32)
+
+    def get(self, nchan: int, ntime: int) -> NDArray[np.float32]:
+        """An uninitialised ``(nchan, ntime)`` float32 array backed by this buffer."""
+        size = int(nchan) * int(ntime)
+        if self._buf.size < size:
+            self._buf = np.empty(size, dtype=np.float32)
+        return self._buf[:size].reshape(nchan, ntime)
+
+
+def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None = None
+                ) -> tuple[NDArray[np.float32], bool]:
+    """The candidate's window ``(nchan, read_stop - read_start)`` float32 (file channel
+    order) and whether it was padded.
+
+    Inside the file only the samples each channel needs (``geo.need``) are converted from
+    the file's time-major layout, into ``scratch`` when given (valid until its next use);
+    the rest of each row is left uninitialised and is never read by :func:`make_images`.
+    A window reaching outside the file comes from ``FilterbankReader.read`` (every sample,
+    each channel's median as padding).
+    """
+    n = geo.read_stop - geo.read_start
+    # FilterbankReader has no public raw view yet; _raw is your's memory-mapped
+    # (nsamp, nchan) array for in-file samples, the same samples read() transposes.
+    raw_fn = getattr(reader, "_raw", None)
+    if geo.read_start < 0 or geo.read_stop > reader.header.nspectra or raw_fn is None:
+        block = reader.read(geo.read_start, geo.read_stop)
+        return block.data, block.padded
+    raw = raw_fn(geo.read_start, n)
+    nchan = reader.header.nchans
+    out = scratch.get(nchan, n) if scratch is not None else np.empty((nchan, n), np.float32)
+    _fill_ragged(raw, geo.need, out, 64, 128)
+    return out, False
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def channel_mask(data: NDArray[np.float32], mode: FlagMode = "auto",
                  kill: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
-    """Bad channels of a window ``data`` ``(nchan, ntime)``: ``(nchan,)`` bool, True = bad.
+    """Bad channels of ``data`` ``(nchan, ntime)``: ``(nchan,)`` bool, True = bad.
 
     ``mode``: ``"auto"`` = spectral kurtosis (5 sigma) or IQRM (3 sigma) on the channel
     standard deviations; ``"sk"``, ``"iqrm"`` one of them; ``"none"`` neither. ``kill`` is
@@ -137,6 +220,8 @@ def channel_mask(data: NDArray[np.float32], mode: MaskMode = "auto",
     """
     from frbtriage.kernels.rfi import iqrm_mask, sk_mask
 
+    if mode not in ("auto", "sk", "iqrm", "none"):
+        raise ValueError(f"mask mode must be auto, sk, iqrm or none, got {mode!r}")
     nchan = data.shape[0]
     mask = np.zeros(nchan, dtype=bool)
     if kill is not None:
@@ -145,9 +230,27 @@ def channel_mask(data: NDArray[np.float32], mode: MaskMode = "auto",
         mask |= sk_mask(data, sigma=5.0)
     if mode in ("auto", "iqrm") and nchan >= 8:
         mask |= iqrm_mask(data, threshold=3.0)
-    if mode not in ("auto", "sk", "iqrm", "none"):
-        raise ValueError(f"mask mode must be auto, sk, iqrm or none, got {mode!r}")
     return mask
+
+
+def file_mask(reader: FilterbankReader, kill: NDArray[np.bool_] | None = None,
+              budget: int = 1 << 24, pieces: int = 32) -> NDArray[np.bool_]:
+    """SK + IQRM channel mask of a whole file from ``pieces`` short stretches spread evenly
+    through it (about ``budget`` samples x channels in all, at least 1024 time samples),
+    OR-ed with ``kill``. ``(nchan,)`` bool, True = bad. Cheap, once per file, and not
+    biased by any one candidate's burst."""
+    h = reader.header
+    total = max(1024, budget // h.nchans)
+    if total >= h.nspectra:
+        data = reader.read(0, h.nspectra).data
+    else:
+        each = max(32, total // pieces)
+        starts = np.linspace(0, h.nspectra - each, pieces).astype(np.int64)
+        data = np.concatenate([reader.read(int(a), int(a) + each).data for a in starts], axis=1)
+    return channel_mask(data, "auto", kill)
+
+
+# --------------------------------------------------------------------------- images
 
 
 def make_images(data: NDArray[np.float32], geo: Geometry, descending: bool,
@@ -155,20 +258,19 @@ def make_images(data: NDArray[np.float32], geo: Geometry, descending: bool,
                 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """``ft`` and ``dmt`` (each (256, 256) float32, normalised) from a window.
 
-    ``data`` ``(nchan, read_stop - read_start)`` float32 in file channel order, starting at
-    ``geo.read_start``; modified in place (masked channels set to 0). ``descending``: True
-    when the file's first channel is the highest frequency (``foff < 0``); ``ft`` row 0 is
-    always the highest frequency.
+    ``data`` ``(nchan, >= max(geo.need))`` float32 in file channel order, starting at
+    ``geo.read_start``; only ``data[c, :geo.need[c]]`` is read, and masked channels are set
+    to 0 there in place. ``descending``: True when the file's first channel is the highest
+    frequency (``foff < 0``); ``ft`` row 0 is always the highest frequency.
     """
     from frbtriage.kernels.bowtie import dm_time
     from frbtriage.kernels.dedisperse import dedisperse
     from frbtriage.kernels.spectra import decimate_time, normalise, resize_freq
 
-    if mask is not None and mask.any():
-        data[mask] = 0.0
-    kept = geo.kept
-    ft_in = data[:, : kept + int(geo.ft_delays.max())]
-    ded = dedisperse(ft_in, geo.ft_delays)  # (nchan, kept)
+    if mask is not None:
+        for c in np.flatnonzero(mask):
+            data[c, : geo.need[c]] = 0.0
+    ded = dedisperse(data, geo.ft_delays, 0, geo.kept)  # (nchan, kept), only kept samples
     ft = decimate_time(ded, geo.decim) if geo.decim > 1 else ded
     if not descending:
         ft = ft[::-1]
@@ -178,23 +280,22 @@ def make_images(data: NDArray[np.float32], geo: Geometry, descending: bool,
 
 
 def candidate_images(reader: FilterbankReader, tcand: float, dm: float, width: int,
-                     mask_mode: MaskMode = "auto", kill: NDArray[np.bool_] | None = None
+                     mask: NDArray[np.bool_] | None = None
                      ) -> tuple[NDArray[np.float32], NDArray[np.float32], bool]:
     """Read one candidate's window from an open file and make its images.
 
-    Returns ``(ft, dmt, padded)``; ``ft`` (256 freq, row 0 highest, 256 time), ``dmt``
-    (256 DM 0..2·DM, 256 time), ``padded`` True if the window reached outside the file.
-    Raises :class:`InputError` for a candidate that cannot be prepared (see
-    :func:`check_candidate`).
+    ``mask`` ``(nchan,)`` bad channels (e.g. :func:`file_mask`), None for none. Returns
+    ``(ft, dmt, padded)``: ``ft`` (256 freq, row 0 highest, 256 time), ``dmt`` (256 DM
+    0..2·DM, 256 time), ``padded`` True if the window reached outside the file. Raises
+    :class:`InputError` for a candidate that cannot be prepared (see :func:`check_candidate`).
     """
     problem = check_candidate(reader.header, tcand, dm, width)
     if problem:
         raise InputError(reader.path, problem)
     geo = geometry(reader.header, tcand, dm, width)
-    block = reader.read(geo.read_start, geo.read_stop)
-    mask = channel_mask(block.data, mask_mode, kill)
-    ft, dmt = make_images(block.data, geo, reader.header.foff < 0, mask)
-    return ft, dmt, block.padded
+    data, padded = read_window(reader, geo)
+    ft, dmt = make_images(data, geo, reader.header.foff < 0, mask)
+    return ft, dmt, padded
 
 
 def check_candidate(header: Header, tcand: float, dm: float, width: int) -> str | None:
@@ -276,7 +377,7 @@ def prepare_candidates(
     ws: Workspace,
     candidates: Iterable[Candidate],
     *,
-    mask: MaskMode = "auto",
+    mask: MaskMode = "file",
     kill_mask: str | os.PathLike[str] | None = None,
     batch_size: int = 16,
     progress: bool | None = None,
@@ -285,8 +386,10 @@ def prepare_candidates(
     """Prepare candidates into the workspace ``ws``; returns a :class:`PrepareSummary`.
 
     ``candidates``: :class:`frbtriage.io.candidates.Candidate` records (any files; grouped
-    by file, each opened once). ``mask``: automatic channel flagging (see
-    :func:`channel_mask`); ``kill_mask``: file of bad channel numbers applied to every file.
+    by file, each opened once). ``mask``: where the SK + IQRM channel flags come from:
+    ``"file"`` once per data file (:func:`file_mask`), ``"window"`` each candidate's kept
+    samples, ``"none"`` no automatic flags; ``kill_mask``: file of bad channel numbers
+    zeroed in every window (your's ``chan_mask_path`` format).
     ``batch_size`` candidates are committed together (each batch atomic). ``progress``:
     tqdm bar (None = only when stderr is a terminal). ``on_batch(n_added_so_far)`` is called
     after each commit. Candidates that cannot be prepared are skipped with a warning naming
@@ -324,6 +427,7 @@ def prepare_candidates(
     bar = tqdm(total=n_todo, unit="cand", desc="prepare", disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
 
+    scratch = Scratch()
     pending: list[NewCandidate] = []
     pend_ft: list[NDArray[np.float32]] = []
     pend_dmt: list[NDArray[np.float32]] = []
@@ -352,54 +456,46 @@ def prepare_candidates(
         bar.update(1)
 
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-            for f, group in todo.items():
+        for f, group in todo.items():
+            try:
+                reader = FilterbankReader(f)
+            except InputError as err:
+                for c in group:
+                    skip(f, c, f"unreadable data file ({err.problem})")
+                continue
+            summary.files += 1
+            with reader:
                 try:
-                    reader = FilterbankReader(f)
+                    kill = _load_kill(kill_mask, reader.header.nchans)
+                    fmask = file_mask(reader, kill) if mask == "file" else kill
                 except InputError as err:
                     for c in group:
                         skip(f, c, f"unreadable data file ({err.problem})")
                     continue
-                summary.files += 1
-                with reader:
-                    kill = _load_kill(kill_mask, reader.header.nchans)
-                    jobs = []
-                    for c in group:
-                        problem = check_candidate(reader.header, c.tcand, c.dm, c.width)
-                        if problem:
-                            skip(f, c, problem)
-                        else:
-                            jobs.append((c, geometry(reader.header, c.tcand, c.dm, c.width)))
-
-                    def fetch(job: tuple[Candidate, Geometry], rd: FilterbankReader = reader
-                              ) -> Block:
-                        return rd.read(job[1].read_start, job[1].read_stop)
-
-                    nxt: Future[Block] | None = pool.submit(fetch, jobs[0]) if jobs else None
-                    for i, (c, geo) in enumerate(jobs):
-                        assert nxt is not None
-                        fut = nxt
-                        nxt = pool.submit(fetch, jobs[i + 1]) if i + 1 < len(jobs) else None
-                        try:
-                            block = fut.result()
-                        except InputError as err:
-                            skip(f, c, err.problem)
-                            continue
-                        padded = block.padded
-                        data = block.data
-                        del block
-                        m = channel_mask(data, mask, kill)
-                        ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
-                        del data
-                        pending.append(NewCandidate(
-                            file=f, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
-                            snr=float(c.snr), label=c.label, padded=padded, origin=c.origin))
-                        pend_ft.append(ft)
-                        pend_dmt.append(dmt)
-                        bar.update(1)
-                        if len(pending) >= batch_size:
-                            flush()
-                    flush()
+                for c in group:
+                    problem = check_candidate(reader.header, c.tcand, c.dm, c.width)
+                    if problem:
+                        skip(f, c, problem)
+                        continue
+                    geo = geometry(reader.header, c.tcand, c.dm, c.width)
+                    try:
+                        data, padded = read_window(reader, geo, scratch)
+                    except InputError as err:
+                        skip(f, c, err.problem)
+                        continue
+                    m = (channel_mask(np.ascontiguousarray(data[:, : geo.kept]), "auto", kill)
+                         if mask == "window" else fmask)
+                    ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
+                    del data
+                    pending.append(NewCandidate(
+                        file=f, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
+                        snr=float(c.snr), label=c.label, padded=padded, origin=c.origin))
+                    pend_ft.append(ft)
+                    pend_dmt.append(dmt)
+                    bar.update(1)
+                    if len(pending) >= batch_size:
+                        flush()
+            flush()
         flush()
     finally:
         bar.close()

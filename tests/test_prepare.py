@@ -103,8 +103,8 @@ def test_images_match_numpy_reference():
     assert abs(int(c) - 128) <= 1 and abs(int(r) - 127.5) <= 2
     # ascending channel order: ft rows flipped so row 0 stays the highest frequency
     ft_up, dmt_up = P.make_images(data[::-1].copy(), replace(
-        geo, ft_delays=geo.ft_delays[::-1].copy(), dmt_delays=geo.dmt_delays[:, ::-1].copy()),
-        False, mask[::-1].copy())
+        geo, ft_delays=geo.ft_delays[::-1].copy(), dmt_delays=geo.dmt_delays[:, ::-1].copy(),
+        need=geo.need[::-1].copy()), False, mask[::-1].copy())
     np.testing.assert_allclose(ft_up, ft, atol=2e-4)
     np.testing.assert_allclose(dmt_up, dmt, atol=2e-4)
 
@@ -122,6 +122,41 @@ def test_channel_mask_flags_dead_and_loud_channels():
     assert not P.channel_mask(data, "none").any()
     with pytest.raises(ValueError, match="mask mode"):
         P.channel_mask(data, "bogus")  # type: ignore[arg-type]
+
+
+def test_fast_window_read_matches_reader():
+    """The ragged time-major -> channel-major conversion gives the reader's samples wherever
+    a channel needs them, and the same images as the full rectangle (padded path)."""
+    with FilterbankReader(SAMPLE / "obs.fil") as rd:
+        c = _sample_cands(n=3)[1]
+        geo = P.geometry(rd.header, c.tcand, c.dm, c.width)
+        fast, padded = P.read_window(rd, geo)
+        assert not padded
+        full = rd.read(geo.read_start, geo.read_stop).data
+        for ch in range(rd.header.nchans):
+            np.testing.assert_array_equal(fast[ch, : geo.need[ch]], full[ch, : geo.need[ch]])
+        assert geo.need.sum() < 0.8 * geo.need.max() * rd.header.nchans  # ragged: less read
+        mask = P.file_mask(rd)
+        ft_a, dmt_a = P.make_images(fast, geo, True, mask)
+        ft_b, dmt_b = P.make_images(full, geo, True, mask)
+        np.testing.assert_array_equal(ft_a, ft_b)
+        np.testing.assert_array_equal(dmt_a, dmt_b)
+        ft_r, dmt_r = images_ref(rd.read(geo.read_start, geo.read_stop).data, geo, True, mask)
+        np.testing.assert_allclose(ft_a, ft_r, atol=2e-4)
+        np.testing.assert_allclose(dmt_a, dmt_r, atol=2e-4)
+
+
+def test_file_mask_finds_the_simulated_dead_channels():
+    import csv
+
+    with open(SAMPLE / "truth.csv") as fh:
+        dead = [r for r in csv.DictReader(fh) if r["kind"] == "dead_channels"]
+    assert dead
+    with FilterbankReader(SAMPLE / "obs.fil") as rd:
+        m = P.file_mask(rd)
+    for r in dead:
+        assert m[int(r["chan_lo"]) : int(r["chan_hi"]) + 1].all()
+    assert m.mean() < 0.2
 
 
 # --------------------------------------------------------------------------- the run
@@ -145,8 +180,9 @@ def test_prepare_sample_into_workspace(tmp_path):
     assert all(r.file == str(SAMPLE / "obs.fil") for r in recs)
     # every stored row holds the images of its own candidate
     with FilterbankReader(SAMPLE / "obs.fil") as rd:
+        fmask = P.file_mask(rd)
         for r in recs[:: max(1, len(recs) // 4)]:
-            ft, dmt, padded = P.candidate_images(rd, r.tcand, r.dm, r.width)
+            ft, dmt, padded = P.candidate_images(rd, r.tcand, r.dm, r.width, fmask)
             got_ft, got_dmt = ws.images([r.row])
             np.testing.assert_array_equal(got_ft[0], ft)
             np.testing.assert_array_equal(got_dmt[0], dmt)
@@ -281,8 +317,9 @@ def test_sigkill_half_way_then_resume(tmp_path):
         assert len(keys) == len(cands)
         assert sorted(r.row for r in recs) == list(range(len(cands)))
         with FilterbankReader(SAMPLE / "obs.fil") as rd:
+            fmask = P.file_mask(rd)
             for r in recs:
-                ft, dmt, _ = P.candidate_images(rd, r.tcand, r.dm, r.width)
+                ft, dmt, _ = P.candidate_images(rd, r.tcand, r.dm, r.width, fmask)
                 got_ft, got_dmt = ws.images([r.row])
                 np.testing.assert_array_equal(got_ft[0], ft)
                 np.testing.assert_array_equal(got_dmt[0], dmt)

@@ -17,9 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="candidate list: your/FETCH .csv or Heimdall .cand")
     p.add_argument("--data-file", metavar="FIL",
                    help="the data file a Heimdall .cand list was searched from")
-    p.add_argument("--mask", choices=("auto", "sk", "iqrm", "none"), default="auto",
-                   help="automatic bad-channel flagging on each window: spectral kurtosis "
-                        "and/or IQRM (default auto = both)")
+    p.add_argument("--mask", choices=("file", "window", "none"), default="file",
+                   help="spectral-kurtosis + IQRM bad-channel flags computed once per data "
+                        "file (default), from each candidate's window, or not at all")
     p.add_argument("--kill-mask", metavar="FILE",
                    help="text file of bad channel numbers (your's chan_mask_path format), "
                         "zeroed in every window")
