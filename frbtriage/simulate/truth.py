@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from frbtriage.physics import sweep_seconds
 from frbtriage.simulate.search import Detection
 
 FETCH_COLUMNS = ("file", "snr", "stime", "width", "dm", "label", "chan_mask_path", "num_files")
@@ -162,3 +163,40 @@ def write_candidates_csv(path: str | os.PathLike[str], rows: list[CandidateRow])
             w.writerow([r.file, f"{r.snr:.4f}", f"{r.stime:.6f}", r.width, f"{r.dm:.4f}",
                         r.label, r.chan_mask_path, r.num_files])
     os.replace(tmp, path)
+
+
+def burst_matches(row: TruthRow, tcand: float, dm: float, width: int, tsamp: float,
+                  dm_tol: float = 0.05, widths: float = 2.0) -> bool:
+    """Whether a candidate (``tcand`` s, ``dm`` pc cm^-3, ``width`` samples) recovers burst
+    ``row``: within ``dm_tol`` (fractional) in DM and ``widths`` times the wider of the two
+    boxcars in time (the recovery criterion of the search issue)."""
+    if row.kind != "burst" or row.time_s is None or row.dm is None:
+        return False
+    w = max(int(row.width_samples or 1), int(width))
+    return abs(dm - row.dm) <= dm_tol * row.dm and abs(tcand - row.time_s) <= widths * w * tsamp
+
+
+def match_truth(rows: list[TruthRow], tcand: float, dm: float, width: int,
+                tsamp: float) -> TruthRow | None:
+    """The injection a candidate most likely comes from, or None (a noise/false candidate).
+
+    Bursts match by :func:`burst_matches`; otherwise the nearest transient RFI injection
+    (impulse, narrowband burst, drift) whose time lies within the candidate's dispersion
+    sweep plus two boxcar widths matches, since a search reports RFI at whatever DM its
+    energy best fits.
+    """
+    for row in rows:
+        if burst_matches(row, tcand, dm, width, tsamp):
+            return row
+    best, best_dt = None, math.inf
+    for row in rows:
+        if not row.kind.startswith("rfi_") or row.time_s is None:
+            continue
+        lo = row.freq_lo_mhz if row.freq_lo_mhz is not None else 400.0
+        hi = row.freq_hi_mhz if row.freq_hi_mhz is not None else 800.0
+        slack = 2 * max(1, int(width)) * tsamp + (row.duration_s or 0.0) + (row.width_s or 0.0)
+        sweep = sweep_seconds(dm, lo, hi)
+        dt = abs(tcand - row.time_s)
+        if dt <= sweep + slack and dt < best_dt:
+            best, best_dt = row, dt
+    return best
