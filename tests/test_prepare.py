@@ -284,8 +284,10 @@ def test_cli_prepare_heimdall(tmp_path, capsys):
 @pytest.mark.slow
 def test_sigkill_half_way_then_resume(tmp_path):
     """Kill a running ``frbtriage prepare`` with SIGKILL after some batches are stored,
-    re-run it, and check counts, uniqueness and that every row holds its own images."""
-    cands = _sample_cands(max_width=64)
+    re-run it, and check counts, uniqueness and that every row holds its own images.
+    All the sample's candidates: the wide ones (decimation up to 1024) keep the run going
+    for seconds, so the kill lands half way."""
+    cands = _sample_cands(max_width=4096)
     csv = tmp_path / "c.csv"
     write_fetch_csv(csv, cands)
     ws_dir = tmp_path / "ws"
