@@ -347,3 +347,25 @@ def test_sigkill_half_way_then_resume(tmp_path):
                 got_ft, got_dmt = ws.images([r.row])
                 np.testing.assert_array_equal(got_ft[0], ft)
                 np.testing.assert_array_equal(got_dmt[0], dmt)
+
+
+def test_kill_mask_and_mask_modes(tmp_path):
+    cands = _sample_cands(n=2)
+    kill = tmp_path / "kill.txt"
+    kill.write_text("0\n1\n2\n")
+    for mode in ("file", "window", "none"):
+        with Workspace.create(tmp_path / f"ws_{mode}") as ws:
+            s = P.prepare_candidates(ws, cands, mask=mode, kill_mask=kill)
+            assert s.added == 2 and not s.skipped
+            ft, dmt = ws.images([0, 1])
+            assert np.isfinite(ft).all() and np.isfinite(dmt).all()
+    with FilterbankReader(SAMPLE / "obs.fil") as rd:
+        nchan = rd.header.nchans
+    assert P._load_kill(kill, nchan)[:4].tolist() == [True, True, True, False]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("zero\n")
+    with pytest.raises(P.InputError, match="bad.txt: not a list of channel numbers"):
+        P._load_kill(bad, nchan)
+    bad.write_text(f"{nchan}\n")
+    with pytest.raises(P.InputError, match="must lie in"):
+        P._load_kill(bad, nchan)
