@@ -195,3 +195,35 @@ def test_window_defaults_to_the_rest():
         dedisperse(data, [0, 2], start=-1)
     with pytest.raises(ValueError, match="outside"):
         dedisperse_timeseries(data, [0, 2], start=8)
+
+
+@pytest.mark.slow  # importing `your` alone takes ~3 s
+def test_real_crab_pulse_lines_up_at_its_dm(real_fil):
+    """Real Parkes 8-bit data (832 ch, 0.512 ms): after SK + IQRM masking, the Crab pulse
+    near t = 0.946 s is the brightest boxcar of the series dedispersed at DM 56.77, and
+    dedispersion at that DM raises it above DM 0."""
+    your = pytest.importorskip("your")
+    from frbtriage.kernels.rfi import apply_mask, iqrm_mask, sk_mask
+
+    y = your.Your(str(real_fil))
+    h = y.your_header
+    data = np.ascontiguousarray(y.get_data(0, h.nspectra).T)  # (nchan, ntime) uint8
+    freqs = h.fch1 + h.foff * np.arange(h.nchans)
+    mask = sk_mask(data) | iqrm_mask(data)
+    assert mask.sum() < 0.15 * h.nchans
+    clean = apply_mask(data, mask, "median")
+
+    def boxcar_snr(dm: float) -> np.ndarray:
+        ts = dedisperse_timeseries(clean, delay_samples(dm, freqs, h.tsamp))
+        np.testing.assert_allclose(
+            ts, dedisperse_timeseries_ref(clean, delay_samples(dm, freqs, h.tsamp)), rtol=1e-5
+        )
+        b = np.convolve(ts, np.ones(8), "valid")
+        med = np.median(b)
+        return (b - med) / (1.4826 * np.median(np.abs(b - med)))
+
+    snr = boxcar_snr(56.77)
+    peak = int(np.argmax(snr))
+    assert abs(peak * h.tsamp - 0.946) < 0.005
+    assert snr[peak] > 4.0
+    assert snr[peak] > boxcar_snr(0.0)[peak - 5 : peak + 5].max() + 2.0
