@@ -85,7 +85,7 @@ class SearchConfig:
     dm_max: float = 2000.0
     snr_min: float = 7.0
     max_width_s: float = 0.1
-    tree_delay: int = 2048
+    tree_delay: int = 4096
     level_block: int = 8192
     chunk: int = 8192
     widths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
@@ -462,7 +462,7 @@ def _search_open(
     masked = 0
     horizon = 2.0 * max(int(lv.widths.max()) << lv.k for lv in levels) + (2 << levels[-1].k)
 
-    def process(lv: _Level, nout: int, delay: int) -> None:
+    def process(lv: _Level, nout: int, delay: int, nreal: int | None = None) -> None:
         plan = plans.get((lv.k, delay))
         if plan is None:
             plan = plans[(lv.k, delay)] = _plan(freqs, delay)
@@ -471,12 +471,19 @@ def _search_open(
         dd = fdmt(lv.buf[:, :n_in], plan, work)  # (delay+1, nout + wmax - 1)
         if cfg.per_width_noise:
             snr, widx = boxcar_snr_robust(dd, lv.widths, nout, nsub=512)
+            nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
         else:
-            snr, widx = boxcar_snr(dd, lv.widths, nout, normalise=True, nsub=1024)
+            nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
+            snr, widx = boxcar_snr(dd, lv.widths, nout, normalise=True, nsub=1024,
+                                   nvalid=nvalid)
         rows, cols = find_peaks(snr, cfg.snr_min)
         if rows.size:
             f = 1 << lv.k
-            wn = lv.widths[widx[rows, cols]] * f
+            wc = lv.widths[widx[rows, cols]]
+            if nvalid is not None:  # boxcar must end inside the real data at that sweep
+                ok = cols + wc <= nvalid[rows]
+                rows, cols, wc = rows[ok], cols[ok], wc[ok]
+            wn = wc * f
             dms = rows * f * dm_per_native
             keep = (dms >= cfg.dm_min - 0.5 * f * dm_per_native) & (dms <= dm_max + 1e-9)
             rows, cols, wn, dms = rows[keep], cols[keep], wn[keep], dms[keep]
@@ -523,24 +530,30 @@ def _search_open(
                 bar.update(raw.shape[1])
                 el = time.perf_counter() - t_wall
                 bar.set_postfix_str(f"{(start + raw.shape[1]) * tsamp / el:.1f}x real time")
-        # flush: search what is left in each level at the DMs it can still hold: the sweep
-        # halves per piece (few plans, little recomputation), and each piece
-        # keeps at least MIN_OUT samples (fewer would not give robust per-trial statistics)
+        # flush: pad each level with its own "need" of zeros (the channels' median after
+        # standardisation) and search the rest; a DM trial of sweep d keeps only boxcars
+        # that end before the real data does at that sweep, so the tail is searched at the
+        # DMs it can hold and the padding never enters the per-trial statistics
         for lv in levels:
-            wmax = int(lv.widths.max())
-            delay = lv.delay
-            while True:
-                avail = lv.fill - (wmax - 1)
-                delay = min(delay, avail - MIN_OUT)
-                if delay < 0:
-                    break
-                if avail - delay > cfg.level_block:
-                    process(lv, cfg.level_block, lv.delay)
-                    continue
-                process(lv, avail - delay, delay)
-                if delay < MIN_OUT:
-                    break
-                delay //= 2
+            nreal = lv.fill
+            if nreal <= int(lv.widths.max()):
+                continue
+            need = lv.need
+            if lv.fill + need > lv.buf.shape[1]:
+                grown = np.empty((nchan, lv.fill + need), np.float32)
+                grown[:, :lv.fill] = lv.buf[:, :lv.fill]
+                lv.buf = grown
+            lv.buf[:, lv.fill:lv.fill + need] = 0.0
+            lv.fill += need
+            while nreal > 0:
+                nout = min(cfg.level_block, nreal)
+                if nreal - nout < MIN_OUT:
+                    nout = nreal  # no short last piece: statistics need samples
+                if nout + need > work[0].shape[1]:
+                    work = (np.empty((max_rows, nout + need), np.float32),
+                            np.empty((max_rows, nout + need), np.float32))
+                process(lv, nout, lv.delay, nreal)
+                nreal -= nout
         for c in clusterer.emit(np.inf):
             results.append(_to_candidate(c, path, tsamp))
     finally:

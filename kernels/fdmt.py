@@ -234,7 +234,9 @@ def fdmt(
     ``(plan.max_rows, ntime)`` (reused across calls by streaming callers); the result is a view
     into one of them when given.
     """
-    data = np.ascontiguousarray(data, dtype=np.float32)
+    data = np.asarray(data, dtype=np.float32)  # row-strided views are used as they are
+    if data.ndim == 2 and data.strides[1] != 4:
+        data = np.ascontiguousarray(data)
     if data.ndim != 2 or data.shape[0] != plan.nchan:
         raise ValueError(f"data must be (nchan={plan.nchan}, ntime), got {data.shape}")
     ntime = data.shape[1]
