@@ -238,3 +238,33 @@ def test_refuses_bad_config(saved) -> None:
         load_model(saved)
     with pytest.raises(InputError, match="does not exist"):
         load_model(saved / "nope")
+
+
+@pytest.mark.slow
+def test_train_command_end_to_end(tmp_path) -> None:
+    """``frbtriage train`` simulates, prepares into the workspace, trains, evaluates and saves;
+    a second run re-uses the prepared simulations."""
+    from frbtriage.cli import main
+    from frbtriage.model.data import load_labelled
+
+    ws, out = tmp_path / "ws", tmp_path / "model"
+    argv = ["train", "--workspace", str(ws), "-o", str(out), "--simulate", "2",
+            "--sim-minutes", "0.25", "--epochs", "2", "--eval-simulate", "1", "--members", "2"]
+    assert main(argv) == 0
+    m = load_model(out)
+    assert m.config.architecture.members == 2
+    for name in ("evaluation.json", "roc.png", "reliability.png", "unseen_roc.png"):
+        assert (out / name).is_file(), name
+    ev = json.loads((out / "evaluation.json").read_text())
+    assert set(ev["metrics"]) == {"held_out", "unseen_simulation"}
+    assert not list(ws.glob("simulations/*/obs.fil")), "filterbanks removed once prepared"
+    from frbtriage.workspace import Workspace
+
+    with Workspace.open(ws) as w:
+        n = len(w)
+        d = load_labelled(w, 32)
+        assert len(d) == n and set(np.unique(d.targets)) == {0.0, 1.0}
+    assert main(argv[:-2] + ["--members", "2", "-o", str(tmp_path / "m2")]) == 0
+    with Workspace.open(ws) as w:
+        assert len(w) == n
+    assert load_model(tmp_path / "m2").version == m.version, "same seed, same model"

@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--members", type=int, default=5, help="ensemble members (default 5)")
     p.add_argument("--device", default=None,
                    help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is much faster on a "
+                        "machine whose cores are busy with other work)")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -73,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.workspace import Workspace
 
     _check(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(None, "--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     arch = Architecture(members=args.members)
     say = print if sys.stderr.isatty() else (lambda _m: None)
@@ -92,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "command": "frbtriage train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         if len(sys.argv) > 1 and sys.argv[1] == "train" else "frbtriage.commands.train",
         "seed": args.seed,
+        "threads": args.threads,
         "workspace": ws_path,
         "simulated_observations": args.simulate,
         "simulation": {"minutes": args.sim_minutes,

@@ -157,8 +157,10 @@ def save_model(network: EnsembleCNN, config: ModelConfig,
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-    data = save(state, metadata={"format": FORMAT, "architecture": json.dumps(
-        network.arch.to_dict(), sort_keys=True)})
+    # one metadata key only: safetensors writes a multi-key metadata map in no fixed order,
+    # which would make identical weights hash differently
+    data = save(state, metadata={"frbtriage": json.dumps(
+        {"format": FORMAT, "architecture": network.arch.to_dict()}, sort_keys=True)})
     _atomic_write_bytes(out / WEIGHTS_NAME, data)
     config.architecture = network.arch
     config.weights_sha256 = hashlib.sha256(data).hexdigest()
