@@ -235,3 +235,66 @@ def apply_mask_ref(data: np.ndarray, mask: np.ndarray, fill: str = "zero") -> np
     for c in np.flatnonzero(mask):
         out[c] = 0.0 if fill == "zero" else np.median(out[c])
     return out
+
+
+# --------------------------------------------------------------------------- FDMT / boxcar (search)
+
+
+def brute_force_sweeps(data: np.ndarray, freqs: np.ndarray, sweeps) -> np.ndarray:
+    """Dedisperse ``data`` (nchan, ntime) at each total sweep in ``sweeps`` (samples between
+    the highest and lowest channel) with per-channel delays ``rint(sweep * g_c)``,
+    ``g_c = (f_c^-2 - f_top^-2) / (f_bot^-2 - f_top^-2)``; (nsweep, ntime - max(sweeps))."""
+    freqs = np.asarray(freqs, np.float64)
+    g = (freqs**-2 - freqs.max() ** -2) / (freqs.min() ** -2 - freqs.max() ** -2)
+    delays = np.stack([np.rint(d * g).astype(np.int64) for d in sweeps])
+    return dedisperse_many_ref(data, delays)
+
+
+def robust_normalise_ref(x: np.ndarray, nsub: int = 2048) -> np.ndarray:
+    """``(x - median) / (1.4826 MAD)`` per row, statistics over every ``max(1, ntime // nsub)``-th
+    sample; rows without spread become 0; (ndm, ntime) float32."""
+    step = max(1, x.shape[1] // nsub)
+    sub = x[:, ::step].astype(np.float64)
+    med = np.median(sub, axis=1, keepdims=True)
+    sig = 1.482602218505602 * np.median(np.abs(sub - med), axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(sig > 0, (x - med) / sig, 0.0)
+    return out.astype(np.float32)
+
+
+def boxcar_snr_ref(x: np.ndarray, widths, nout: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best over ``widths`` of ``sum(x[:, t : t + w]) / sqrt(w)`` for ``t < nout`` and the index
+    of the best width; ((ndm, nout), (ndm, nout))."""
+    x = np.asarray(x, np.float64)
+    snrs = np.stack([
+        np.stack([x[:, t : t + w].sum(1) for t in range(nout)], axis=1) / np.sqrt(w)
+        for w in widths
+    ])  # (nwidth, ndm, nout)
+    return snrs.max(0), snrs.argmax(0)
+
+
+def boxcar_snr_robust_ref(x: np.ndarray, widths, nout: int, nsub: int) -> np.ndarray:
+    """Best over ``widths`` of each boxcar-filtered row standardised by its own median and
+    1.4826 MAD (over every ``max(1, n // nsub)``-th position); (ndm, nout)."""
+    x = np.asarray(x, np.float64)
+    per = []
+    for w in widths:
+        box = np.stack([x[:, t : t + w].sum(1) for t in range(x.shape[1] - w + 1)], 1)
+        step = max(1, box.shape[1] // nsub)
+        sub = box[:, ::step]
+        med = np.median(sub, 1, keepdims=True)
+        sig = 1.482602218505602 * np.median(np.abs(sub - med), 1, keepdims=True)
+        per.append(((box - med) / sig)[:, :nout])
+    return np.stack(per).max(0)
+
+
+def find_peaks_ref(snr: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first argmax of each maximal run of samples ``>= thr``; (rows, cols)."""
+    rows, cols = [], []
+    for r in range(snr.shape[0]):
+        above = np.concatenate([[False], snr[r] >= thr, [False]])
+        edges = np.flatnonzero(np.diff(above.astype(int)))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            rows.append(r)
+            cols.append(a + int(np.argmax(snr[r, a:b])))
+    return np.array(rows, np.int64), np.array(cols, np.int64)

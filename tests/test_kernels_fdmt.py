@@ -13,25 +13,9 @@ from frbtriage.kernels.fdmt import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import brute_force_sweeps
 
 from frbtriage.physics import delay_samples
-
-try:  # the shared numpy references, once the kernels engineer's module has them
-    from tests.reference import brute_force_sweeps
-except ImportError:  # pragma: no cover - until tests/reference.py exists
-
-    def brute_force_sweeps(data, freqs, delays):
-        """Numpy reference: dedisperse ``data`` (nchan, ntime) at each sweep in ``delays``
-        (samples across the band) with rounded per-channel delays; (ndelay, ntime - max)."""
-        freqs = np.asarray(freqs, np.float64)
-        g = (freqs**-2 - freqs.max() ** -2) / (freqs.min() ** -2 - freqs.max() ** -2)
-        nout = data.shape[1] - int(max(delays))
-        out = np.zeros((len(delays), nout), np.float64)
-        for i, d in enumerate(delays):
-            shifts = np.rint(d * g).astype(np.int64)
-            for c in range(data.shape[0]):
-                out[i] += data[c, shifts[c] : shifts[c] + nout]
-        return out
 
 
 def _pulse(nchan, ntime, freqs, sweep, t0, width, amp, rng, noise=1.0):
