@@ -182,29 +182,53 @@ class Scratch:
         return self._buf[:size].reshape(nchan, ntime)
 
 
+@njit(parallel=True, cache=True)
+def _pad_rows(out, off, got, need, med):  # pragma: no cover - compiled
+    """Fill ``out[c, :off]`` and ``out[c, off + got[c] : need[c]]`` with ``med[c]``."""
+    for c in prange(out.shape[0]):
+        v = med[c]
+        for t in range(off):
+            out[c, t] = v
+        for t in range(off + got[c], need[c]):
+            out[c, t] = v
+
+
 def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None = None
                 ) -> tuple[NDArray[np.float32], bool]:
     """The candidate's window ``(nchan, read_stop - read_start)`` float32 (file channel
     order) and whether it was padded.
 
-    Inside the file only the samples each channel needs (``geo.need``) are converted from
-    the file's time-major layout, into ``scratch`` when given (valid until its next use);
-    the rest of each row is left uninitialised and is never read by :func:`make_images`.
-    A window reaching outside the file comes from ``FilterbankReader.read`` (every sample,
-    each channel's median as padding).
+    Only the samples each channel needs (``geo.need``) are converted from the file's
+    time-major layout, into ``scratch`` when given (valid until its next use); the rest of
+    each row is left uninitialised and is never read by :func:`make_images`. Needed samples
+    outside the file are each channel's median over the in-file samples all channels need
+    (the reader pads with the median over the whole in-file window; same idea, fewer
+    samples read).
     """
     n = geo.read_stop - geo.read_start
+    nspec = reader.header.nspectra
     # FilterbankReader has no public raw view yet; _raw is your's memory-mapped
     # (nsamp, nchan) array for in-file samples, the same samples read() transposes.
     raw_fn = getattr(reader, "_raw", None)
-    if geo.read_start < 0 or geo.read_stop > reader.header.nspectra or raw_fn is None:
+    a, b = max(geo.read_start, 0), min(geo.read_stop, nspec)
+    if raw_fn is None or b <= a:
         block = reader.read(geo.read_start, geo.read_stop)
         return block.data, block.padded
-    raw = raw_fn(geo.read_start, n)
     nchan = reader.header.nchans
     out = scratch.get(nchan, n) if scratch is not None else np.empty((nchan, n), np.float32)
-    _fill_ragged(raw, geo.need, out, 64, 128)
-    return out, False
+    off = a - geo.read_start
+    got = np.clip(geo.need - off, 0, b - a)  # in-file samples of each channel
+    if off == 0 and np.array_equal(got, geo.need):
+        _fill_ragged(raw_fn(a, b - a), geo.need, out, 64, 128)
+        return out, False
+    common = int(got.min())
+    if common < 1:  # some channel needs no in-file sample: let the reader pad it all
+        block = reader.read(geo.read_start, geo.read_stop)
+        return block.data, True
+    _fill_ragged(raw_fn(a, b - a), got, out[:, off:], 64, 128)
+    med = np.median(out[:, off : off + common], axis=1).astype(np.float32)
+    _pad_rows(out, off, got, geo.need, med)
+    return out, True
 
 
 @njit(parallel=True, cache=True)

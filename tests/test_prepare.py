@@ -168,6 +168,31 @@ def test_fast_window_read_matches_reader():
         np.testing.assert_allclose(dmt_a, dmt_r, atol=2e-4)
 
 
+@pytest.mark.parametrize("where", ["start", "end"])
+def test_padded_window(where):
+    """A window reaching past an end of the file: in-file samples are the file's, the rest
+    of what each channel needs is its median over the in-file samples every channel has."""
+    with FilterbankReader(SAMPLE / "obs.fil") as rd:
+        h = rd.header
+        tcand = 0.02 if where == "start" else h.duration - 0.5
+        geo = P.geometry(h, tcand, 400.0, 8)
+        assert geo.read_start < 0 or geo.read_stop > h.nspectra
+        data, padded = P.read_window(rd, geo)
+        assert padded
+        a, b = max(geo.read_start, 0), min(geo.read_stop, h.nspectra)
+        full = rd.read(a, b).data  # in-file part only
+        off = a - geo.read_start
+        got = np.clip(geo.need - off, 0, b - a)
+        common = int(got.min())
+        for c in range(0, h.nchans, 17):
+            np.testing.assert_array_equal(data[c, off : off + got[c]], full[c, : got[c]])
+            med = np.median(full[c, :common])
+            assert np.all(data[c, :off] == np.float32(med))
+            assert np.all(data[c, off + got[c] : geo.need[c]] == np.float32(med))
+        ft, dmt = P.make_images(data, geo, True, P.file_mask(rd))
+        assert np.isfinite(ft).all() and np.isfinite(dmt).all() and dmt.std() > 0
+
+
 def test_file_mask_finds_the_simulated_dead_channels():
     import csv
 
