@@ -286,13 +286,23 @@ def _plan_levels(
 
 
 # --------------------------------------------------------------------------- clustering
-@nb.njit(cache=True)
-def _fof(t, s, w, step, wmax, stepmax):  # pragma: no cover - numba
-    """Friends-of-friends labels for detections sorted by ``t`` (native samples).
+#: friends-of-friends linking (native samples): sweeps within LINK_DM_WIDTH x the narrower
+#: width + LINK_DM_STEPS x the coarser trial step; times within half the summed widths + one
+#: step + LINK_T_SWEEP x the sweep difference (a burst's bowtie shifts with DM). Tuned on a
+#: simulated 3-minute CHIME file: every burst kept, RFI chains merged (benchmarks/).
+LINK_DM_WIDTH = 1.0
+LINK_DM_STEPS = 16.0
+LINK_T_SWEEP = 1.0
 
-    i and j are friends when |dt| <= (w_i + w_j)/2 + max(step) and
-    |ds| <= min(w_i, w_j) / 2 + 2 max(step) (sweep s in native samples): the members of a
-    burst's bowtie, one trial step apart, link; a wide member cannot pull in far DMs."""
+
+@nb.njit(cache=True)
+def _fof(t, s, w, step, wmax, stepmax, a_dm, b_dm, c_t):  # pragma: no cover - numba
+    """Friends-of-friends labels (smallest member index) for detections sorted by ``t``.
+
+    i and j are friends when |ds| <= a_dm min(w_i, w_j) + b_dm max(step_i, step_j) and
+    |dt| <= (w_i + w_j)/2 + max(step) + c_t |ds|, with t, sweep s and width w in native
+    samples: the members of a burst's bowtie link, and a wide member cannot pull in far
+    DMs (the width that bounds the DM distance is the narrower one)."""
     n = t.size
     parent = np.arange(n)
 
@@ -302,13 +312,15 @@ def _fof(t, s, w, step, wmax, stepmax):  # pragma: no cover - numba
             a = parent[a]
         return a
 
+    reach = 0.5 * wmax + stepmax + c_t * (a_dm * wmax + b_dm * stepmax)
     for i in range(n):
-        horizon = t[i] + 0.5 * (w[i] + wmax) + stepmax
+        horizon = t[i] + 0.5 * w[i] + reach
         j = i + 1
         while j < n and t[j] <= horizon:
             st = max(step[i], step[j])
-            if (t[j] - t[i] <= 0.5 * (w[i] + w[j]) + st
-                    and abs(s[j] - s[i]) <= 0.5 * min(w[i], w[j]) + 2 * st):
+            ds = abs(s[j] - s[i])
+            if (ds <= a_dm * min(w[i], w[j]) + b_dm * st
+                    and t[j] - t[i] <= 0.5 * (w[i] + w[j]) + st + c_t * ds):
                 a = find(i)
                 b = find(j)
                 if a != b:
@@ -345,7 +357,8 @@ class _Clusterer:
         order = np.argsort(p["t"], kind="stable")
         for f in self.FIELDS:
             p[f] = p[f][order]
-        lab = _fof(p["t"], p["s"], p["w"], p["step"], float(p["w"].max()), float(p["step"].max()))
+        lab = _fof(p["t"], p["s"], p["w"], p["step"], float(p["w"].max()),
+                   float(p["step"].max()), LINK_DM_WIDTH, LINK_DM_STEPS, LINK_T_SWEEP)
         tmax = np.full(n, -np.inf)
         np.maximum.at(tmax, lab, p["t"])
         done = tmax[lab] < safe_t
@@ -460,7 +473,10 @@ def _search_open(
     clusterer = _Clusterer()
     results: list[SearchCandidate] = []
     masked = 0
-    horizon = 2.0 * max(int(lv.widths.max()) << lv.k for lv in levels) + (2 << levels[-1].k)
+    wmax_n = max(int(lv.widths.max()) << lv.k for lv in levels)
+    stepmax = 1 << levels[-1].k
+    horizon = 2.0 * (wmax_n + stepmax + LINK_T_SWEEP * (LINK_DM_WIDTH * wmax_n
+                                                       + LINK_DM_STEPS * stepmax))
 
     def process(lv: _Level, nout: int, delay: int, nreal: int | None = None) -> None:
         plan = plans.get((lv.k, delay))
