@@ -29,6 +29,49 @@ __all__ = ["boxcar_snr", "boxcar_snr_robust", "find_peaks", "robust_normalise"]
 MAD_TO_SIGMA = 1.482602218505602
 
 
+@nb.njit(cache=True)
+def _select(a, k):  # pragma: no cover - numba
+    """k-th smallest of ``a`` (float64, reordered in place): Hoare's quickselect, O(n)."""
+    lo = 0
+    hi = a.size - 1
+    while hi > lo:
+        pivot = a[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@nb.njit(cache=True)
+def _median(a):  # pragma: no cover - numba
+    """Median of ``a`` (float64, reordered in place), as ``np.median``."""
+    n = a.size
+    m = _select(a, n // 2)
+    if n % 2:
+        return m
+    lo = a[0]
+    for i in range(1, n // 2):  # after selection, a[:n//2] holds the smaller half
+        if a[i] > lo:
+            lo = a[i]
+    return 0.5 * (lo + m)
+
+
 @nb.njit(parallel=True, cache=True)
 def _robust_normalise(x, out, nsub):  # pragma: no cover - numba
     nrow, ntime = x.shape
@@ -38,10 +81,10 @@ def _robust_normalise(x, out, nsub):  # pragma: no cover - numba
         sub = np.empty(m, np.float64)
         for i in range(m):
             sub[i] = x[r, i * step]
-        med = np.median(sub)
+        med = _median(sub)
         for i in range(m):
             sub[i] = abs(sub[i] - med)
-        sig = np.median(sub) * MAD_TO_SIGMA
+        sig = _median(sub) * MAD_TO_SIGMA
         if not (sig > 0.0) or not np.isfinite(sig):
             for t in range(ntime):
                 out[r, t] = 0.0
@@ -90,10 +133,10 @@ def _boxcar_snr(x, widths, nout, nsub, nvalid, best, bidx):  # pragma: no cover 
             sub = np.empty(m, np.float64)
             for i in range(m):
                 sub[i] = x[r, i * step]
-            med = np.median(sub)
+            med = _median(sub)
             for i in range(m):
                 sub[i] = abs(sub[i] - med)
-            sig = np.median(sub) * MAD_TO_SIGMA
+            sig = _median(sub) * MAD_TO_SIGMA
             scale = 1.0 / sig if (sig > 0.0 and np.isfinite(sig)) else 0.0
         # float32 running sum of the median-subtracted row: no drift, and the width loop
         # below vectorises in single precision (error ~1e-7 * sqrt(ntime) sigma, negligible)
@@ -196,10 +239,10 @@ def _boxcar_snr_robust(x, widths, nout, nsub, best, bidx):  # pragma: no cover -
             for i in range(m):
                 t = i * step
                 sub[i] = cs[t + w] - cs[t]
-            md = np.median(sub)
+            md = _median(sub)
             for i in range(m):
                 sub[i] = abs(sub[i] - md)
-            sig = np.median(sub) * MAD_TO_SIGMA
+            sig = _median(sub) * MAD_TO_SIGMA
             med[k] = md
             if sig > 0.0 and np.isfinite(sig):
                 inv[k] = 1.0 / sig
