@@ -409,14 +409,14 @@ def markdown(res: dict) -> str:
                      f"{r['corr_your_ft']:.4f} | {r['corr_your_dmt']:.4f} | "
                      f"{r['unwrapped_fraction_dmt']:.0%} | {r['corr_your_dmt_all_pixels']:.4f} |")
     lines += ["", "## frbtriage per candidate (1024 channels)", "",
-              "| DM | width | decim | window (ch x samples) | needed | best ms | median ms | "
+              "| DM | width | decim | window (ch x samples) | needed | ms (median) | threads | "
               "read ms | images ms | numpy ref s | corr ref ft | corr ref dmt |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in a["candidates"]:
         lines.append(
             f"| {r['dm']:.1f} | {r['width']} | {r['decim']} | {r['window'][0]} x "
             f"{r['window'][1]} | {r['needed_fraction']:.0%} | {r['frbtriage_s'] * 1e3:.1f} | "
-            f"{r['frbtriage_median_s'] * 1e3:.1f} | {r['read_s'] * 1e3:.1f} | "
+            f"{r['threads']} | {r['read_s'] * 1e3:.1f} | "
             f"{r['images_s'] * 1e3:.1f} | {r['numpy_ref_s']:.2f} | {r['corr_ref_ft']:.5f} | "
             f"{r['corr_ref_dmt']:.5f} |")
     if "chan16384" in res:
