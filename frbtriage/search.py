@@ -74,9 +74,10 @@ class SearchConfig:
 
     ``dm_min``/``dm_max`` pc cm^-3; ``snr_min`` boxcar S/N threshold; ``max_width_s`` widest
     boxcar in seconds; ``tree_delay`` largest FDMT sweep per tree level in (coarse) samples;
-    ``level_block`` output samples per FDMT call per level (memory ~ nchan x level_block x
-    4 B per level); ``chunk`` spectra per read; ``clip_sigma`` per channel-sample clip level
-    after standardisation; ``zero_dm`` subtract each spectrum's channel mean; ``rfi_masks``
+    ``level_block`` output samples per FDMT call per level (peak memory
+    ~1.9 GB for 1024 channels to DM 2000 with the defaults, whatever the file length);
+    ``chunk`` spectra per read; ``clip_sigma`` per channel-sample clip level after
+    standardisation; ``zero_dm`` subtract each spectrum's channel mean; ``rfi_masks``
     use IQRM / spectral kurtosis channel masks; ``per_width_noise`` standardise every boxcar
     width by its own robust sigma instead of assuming white noise.
     """
@@ -86,7 +87,7 @@ class SearchConfig:
     snr_min: float = 7.0
     max_width_s: float = 0.1
     tree_delay: int = 4096
-    level_block: int = 8192
+    level_block: int = 16384
     chunk: int = 8192
     widths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
     clip_sigma: float = 6.0
@@ -468,7 +469,7 @@ def _search_open(
         plans[(k, dk)] = _plan(freqs, dk)
     st.levels = len(levels)
     max_rows = max(p.max_rows for p in plans.values())
-    work_len = max(lv.buf.shape[1] for lv in levels)
+    work_len = max(cfg.level_block + lv.need for lv in levels)  # longest FDMT input
     work = (np.empty((max_rows, work_len), np.float32), np.empty((max_rows, work_len), np.float32))
     clusterer = _Clusterer()
     results: list[SearchCandidate] = []
