@@ -23,7 +23,7 @@ from frbtriage.model.network import Architecture, EnsembleCNN
 from frbtriage.model.predict import score_images
 from frbtriage.model.train import TrainConfig, pool_images, train_ensemble, weighted_bce_loss
 
-SMALL = Architecture(input_size=16, channels=(4, 8), hidden=8, members=3)
+SMALL = Architecture(input_size=16, input_rows=8, channels=(4, 8), hidden=8, members=3)
 
 
 def toy_images(n: int, seed: int = 0, size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,7 +55,8 @@ def test_forward_shapes_full_and_pooled() -> None:
     torch.testing.assert_close(z, z2)
     torch.testing.assert_close(z, z3)
     # the numpy pooling used for training equals the network's own pooling
-    np.testing.assert_allclose(pool_images(ft.numpy(), dmt.numpy(), 32), x.numpy(), atol=1e-6)
+    np.testing.assert_allclose(pool_images(ft.numpy(), dmt.numpy(), (32, 32)), x.numpy(),
+                               atol=1e-6)
 
 
 def test_members_are_independent() -> None:
@@ -74,6 +75,8 @@ def test_members_are_independent() -> None:
 def test_architecture_rejects_bad_sizes() -> None:
     with pytest.raises(ValueError):
         Architecture(input_size=48).validate()
+    with pytest.raises(ValueError):
+        Architecture(input_rows=24).validate()
     with pytest.raises(ValueError):
         Architecture(members=0).validate()
 
@@ -146,7 +149,7 @@ def test_augment_is_seeded_and_keeps_shape() -> None:
 
 def _tiny_train(seed: int) -> EnsembleCNN:
     ft, dmt, y = toy_images(48, seed=0)
-    x = pool_images(ft, dmt, SMALL.input_size)
+    x = pool_images(ft, dmt, SMALL.input_shape)
     net, hist = train_ensemble(x, y, np.ones_like(y), TrainConfig(epochs=2, batch_size=16,
                                                                   seed=seed), SMALL)
     assert len(hist) == 2
@@ -163,7 +166,7 @@ def test_training_is_deterministic() -> None:
 
 def test_training_learns_toy_problem() -> None:
     ft, dmt, y = toy_images(160, seed=1)
-    x = pool_images(ft, dmt, SMALL.input_size)
+    x = pool_images(ft, dmt, SMALL.input_shape)
     net, _ = train_ensemble(x, y, np.ones_like(y), TrainConfig(epochs=6, batch_size=16), SMALL)
     ft2, dmt2, y2 = toy_images(60, seed=2)
     with torch.no_grad():
@@ -218,7 +221,8 @@ def test_refuses_tampered_weights(saved) -> None:
 
 def test_refuses_wrong_shapes_even_with_matching_digest(saved, tmp_path) -> None:
     """A consistent config + weights of another architecture is still refused."""
-    other = EnsembleCNN(Architecture(input_size=16, channels=(4, 8), hidden=8, members=2))
+    other = EnsembleCNN(Architecture(input_size=16, input_rows=8, channels=(4, 8), hidden=8,
+                                     members=2))
     save_model(other, ModelConfig(), tmp_path / "other")
     cfg = json.loads((saved / CONFIG_NAME).read_text())
     cfg["weights_sha256"] = json.loads((tmp_path / "other" / CONFIG_NAME).read_text())[
@@ -262,7 +266,7 @@ def test_train_command_end_to_end(tmp_path) -> None:
 
     with Workspace.open(ws) as w:
         n = len(w)
-        d = load_labelled(w, 32)
+        d = load_labelled(w, (32, 32))
         assert len(d) == n and set(np.unique(d.targets)) == {0.0, 1.0}
     assert main(argv[:-2] + ["--members", "2", "-o", str(tmp_path / "m2")]) == 0
     with Workspace.open(ws) as w:

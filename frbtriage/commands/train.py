@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-simulate", type=int, default=8, metavar="M",
                    help="also evaluate on M unseen simulations (other seeds, another RFI mix) "
                         "in a temporary workspace (default 8; 0 = skip)")
-    p.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         if args.simulate:
             simulate_and_prepare(ws, args.simulate, args.seed, minutes=args.sim_minutes,
                                  progress=say)
-        data = load_labelled(ws, arch.input_size)
+        data = load_labelled(ws, arch.input_shape)
         ws_path = str(ws.path)
     n_pos = int((data.targets >= 0.5).sum())
     if len(data) < 20 or n_pos < 5 or len(data) - n_pos < 5:
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             simulate_and_prepare(ews, args.eval_simulate, args.seed + EVAL_SEED_OFFSET,
                                  minutes=args.sim_minutes, mixes=(EVAL_MIX,), tag="eval",
                                  progress=say)
-            ev = load_labelled(ews, arch.input_size)
+            ev = load_labelled(ews, arch.input_shape)
         logits = predict_logits(network, ev.x, device=device)
         unseen = evaluate_logits(logits, ev.targets, config.temperature)
         unseen["simulation"] = {"observations": args.eval_simulate, "minutes": args.sim_minutes,

@@ -65,7 +65,7 @@ class ModelConfig:
             "inputs": {
                 "ft": [self.architecture.image_size, self.architecture.image_size],
                 "dmt": [self.architecture.image_size, self.architecture.image_size],
-                "pooled_to": [self.architecture.input_size, self.architecture.input_size],
+                "pooled_to": list(self.architecture.input_shape),
                 "normalisation": "each image median-subtracted and divided by its std (FETCH)",
             },
             "temperature": self.temperature,

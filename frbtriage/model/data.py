@@ -52,7 +52,7 @@ EVAL_SEED_OFFSET = 1_000_003
 class LabelledSet:
     """Labelled candidates of a workspace, pooled for training.
 
-    ``ids`` (n,) candidate ids; ``x`` (n, 2, s, s) float32 pooled ft/dmt; ``targets`` (n,)
+    ``ids`` (n,) candidate ids; ``x`` (n, 2, rows, cols) float32 pooled ft/dmt; ``targets`` (n,)
     float32 in [0, 1]; ``weights`` (n,) float32 (evidence behind each target).
     """
 
@@ -101,7 +101,7 @@ def simulate_and_prepare(ws: Any, n_obs: int, seed: int, *, minutes: float = 1.0
     return folders
 
 
-def load_labelled(ws: Any, input_size: int, *, ids: Sequence[int] | None = None,
+def load_labelled(ws: Any, shape: tuple[int, int] | int, *, ids: Sequence[int] | None = None,
                   chunk: int = 256,
                   soft_labels: dict[int, tuple[float, float]] | None = None) -> LabelledSet:
     """Pooled images, targets and weights of the labelled candidates of workspace ``ws``.
@@ -110,7 +110,7 @@ def load_labelled(ws: Any, input_size: int, *, ids: Sequence[int] | None = None,
     or when ``soft_labels`` maps its id to ``(target in [0, 1], weight > 0)`` (e.g. a vote
     fraction and the number of votes; overrides the label column). ``ids`` restricts the
     set. Images are read ``chunk`` rows at a time in row order, so memory stays at
-    ``n * 2 * input_size**2 * 4`` bytes plus one chunk of full images.
+    ``n * 2 * rows * cols * 4`` bytes plus one chunk of full images.
     """
     from frbtriage.model.train import pool_images
 
@@ -132,10 +132,11 @@ def load_labelled(ws: Any, input_size: int, *, ids: Sequence[int] | None = None,
         weights.append(w)
     order = np.argsort(rows, kind="stable")
     rows_a = np.asarray(rows, dtype=np.int64)[order]
-    x = np.empty((len(rows_a), 2, input_size, input_size), dtype=np.float32)
+    nr, nc = (shape, shape) if isinstance(shape, int) else shape
+    x = np.empty((len(rows_a), 2, nr, nc), dtype=np.float32)
     for lo in range(0, len(rows_a), chunk):
         ft, dmt = ws.images(rows_a[lo:lo + chunk])
-        x[lo:lo + chunk] = pool_images(ft, dmt, input_size)
+        x[lo:lo + chunk] = pool_images(ft, dmt, (nr, nc))
     return LabelledSet(
         ids=np.asarray(cids, dtype=np.int64)[order], x=x,
         targets=np.asarray(targets, dtype=np.float32)[order],

@@ -4,8 +4,8 @@ Design (small on purpose: it trains on 2 CPU cores in minutes and scores thousan
 candidates a second):
 
 * Each image, ``ft`` (256 freq x 256 time) and ``dmt`` (256 DM x 256 time), is mean-pooled
-  inside the model to ``input_size`` (32 x 32 by default). FETCH images are already centred
-  on the burst, so the pooled picture keeps the sweep and the DM bow-tie.
+  inside the model to ``input_rows`` x ``input_size`` (32 x 32 by default). FETCH images
+  are already centred on the burst, so the pooled picture keeps the sweep and the DM bow-tie.
 * The two pooled images are stacked as two channels and go through one block per entry of
   ``channels``:
   3x3 convolution -> batch norm -> ReLU -> 2x2 max pool, then global average pooling and a
@@ -34,14 +34,17 @@ IMAGE_SIZE = 256
 class Architecture:
     """Hyper-parameters that fix the network's shape (stored in the model's config.json).
 
-    ``image_size``: side of the stored ft/dmt images (pixels). ``input_size``: side after
-    mean pooling inside the model (must divide ``image_size``). ``channels``: conv output
-    channels per member, one entry per block. ``hidden``: width of the per-member dense
+    ``image_size``: side of the stored ft/dmt images (pixels). ``input_size``: number of time
+    columns after mean pooling inside the model; ``input_rows``: number of frequency (ft) and
+    DM (dmt) rows after pooling (0 = same as ``input_size``); both must divide ``image_size``
+    (time keeps more resolution than frequency: a burst is narrow in time). ``channels``:
+    conv output channels per member, one entry per block. ``hidden``: width of the per-member dense
     layer. ``members``: ensemble size. ``dropout``: dropout before the last layer.
     """
 
     image_size: int = IMAGE_SIZE
     input_size: int = 32
+    input_rows: int = 32
     channels: tuple[int, ...] = (8, 16, 32)
     hidden: int = 32
     members: int = 5
@@ -50,15 +53,25 @@ class Architecture:
 
     def validate(self) -> None:
         """Raise ``ValueError`` for impossible combinations."""
-        if self.image_size % self.input_size:
-            raise ValueError(
-                f"input_size {self.input_size} must divide image_size {self.image_size}")
-        if self.input_size >> len(self.channels) < 1:
+        if self.image_size % self.input_size or self.image_size % self.rows or self.rows < 1:
+            raise ValueError(f"input_size {self.input_size} and input_rows {self.input_rows} "
+                             f"must divide image_size {self.image_size}")
+        if min(self.input_size, self.rows) >> len(self.channels) < 1:
             raise ValueError("too many conv blocks for the input size")
         if self.members < 1 or self.hidden < 1 or not self.channels:
             raise ValueError("members, hidden and channels must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+
+    @property
+    def rows(self) -> int:
+        """Pooled rows (frequency / DM) of each image."""
+        return self.input_rows or self.input_size
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """``(rows, time)`` of each pooled image."""
+        return (self.rows, self.input_size)
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
@@ -66,6 +79,7 @@ class Architecture:
             "name": self.name,
             "image_size": self.image_size,
             "input_size": self.input_size,
+            "input_rows": self.input_rows,
             "channels": list(self.channels),
             "hidden": self.hidden,
             "members": self.members,
@@ -78,6 +92,7 @@ class Architecture:
         arch = cls(
             image_size=int(d["image_size"]),
             input_size=int(d["input_size"]),
+            input_rows=int(d.get("input_rows", 0)),
             channels=tuple(int(c) for c in d["channels"]),
             hidden=int(d["hidden"]),
             members=int(d["members"]),
@@ -118,21 +133,21 @@ class EnsembleCNN(nn.Module):
         self.fc2 = nn.Conv1d(self.arch.hidden * k, k, kernel_size=1, groups=k)
 
     def pool(self, img: torch.Tensor) -> torch.Tensor:
-        """Mean-pool ``(batch, S, S)`` images to ``(batch, input_size, input_size)``."""
-        s = self.arch.input_size
-        if img.shape[-1] == s and img.shape[-2] == s:
+        """Mean-pool ``(batch, S, S)`` images to ``(batch, rows, input_size)``."""
+        shape = self.arch.input_shape
+        if tuple(img.shape[-2:]) == shape:
             return img
-        return F.adaptive_avg_pool2d(img.unsqueeze(1), (s, s)).squeeze(1)
+        return F.adaptive_avg_pool2d(img.unsqueeze(1), shape).squeeze(1)
 
     def stack(self, ft: torch.Tensor, dmt: torch.Tensor) -> torch.Tensor:
-        """Pool both images and stack them to ``(batch, 2, input_size, input_size)``."""
+        """Pool both images and stack them to ``(batch, 2, rows, input_size)``."""
         return torch.stack([self.pool(ft), self.pool(dmt)], dim=1)
 
     def forward_stacked(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, members)`` from pooled inputs.
 
-        ``x`` is ``(batch, 2, s, s)`` (the same images for every member) or
-        ``(batch, members, 2, s, s)`` (per-member inputs, e.g. differently augmented).
+        ``x`` is ``(batch, 2, rows, time)`` (the same images for every member) or
+        ``(batch, members, 2, rows, time)`` (per-member inputs, e.g. differently augmented).
         """
         k = self.arch.members
         if x.dim() == 4:

@@ -3,7 +3,7 @@
 The workspace side (simulate -> prepare -> load arrays + labels) lives in
 :mod:`frbtriage.commands.train`; this module only sees arrays:
 
-* ``x``: ``(n, 2, s, s)`` float32, pooled ``ft`` and ``dmt`` (see :func:`pool_images`);
+* ``x``: ``(n, 2, rows, cols)`` float32, pooled ``ft`` and ``dmt`` (see :func:`pool_images`);
 * ``targets``: ``(n,)`` float32 in [0, 1], the probability that the candidate is
   astrophysical: 0/1 for simulations and hand labels, a vote fraction for volunteer votes;
 * ``weights``: ``(n,)`` float32 >= 0, how much evidence stands behind the target (1 for a
@@ -81,22 +81,23 @@ def pick_device(requested: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def pool_images(ft: np.ndarray, dmt: np.ndarray, input_size: int) -> np.ndarray:
-    """Mean-pool ``ft``, ``dmt`` ``(n, S, S)`` to ``(n, 2, input_size, input_size)`` float32.
+def pool_images(ft: np.ndarray, dmt: np.ndarray, shape: tuple[int, int] | int) -> np.ndarray:
+    """Mean-pool ``ft``, ``dmt`` ``(n, S, S)`` to ``(n, 2, rows, cols)`` float32.
 
-    ``S`` must be a multiple of ``input_size``; the result equals what
-    :meth:`EnsembleCNN.stack` computes inside the network.
+    ``shape`` is ``(rows, cols)`` (an int means square); both must divide ``S``. The result
+    equals what :meth:`EnsembleCNN.stack` computes inside the network.
     """
+    rows, cols = (shape, shape) if isinstance(shape, int) else shape
     ft = np.asarray(ft, dtype=np.float32)
     dmt = np.asarray(dmt, dtype=np.float32)
     n, size = ft.shape[0], ft.shape[-1]
-    f = size // input_size
-    if size % input_size or ft.shape[1:] != (size, size) or dmt.shape != ft.shape:
-        raise ValueError(f"images must be (n, S, S) with S a multiple of {input_size}, "
+    if size % rows or size % cols or ft.shape[1:] != (size, size) or dmt.shape != ft.shape:
+        raise ValueError(f"images must be (n, S, S) with S a multiple of {rows} and {cols}, "
                          f"got {ft.shape} and {dmt.shape}")
-    out = np.empty((n, 2, input_size, input_size), dtype=np.float32)
+    fr, fc = size // rows, size // cols
+    out = np.empty((n, 2, rows, cols), dtype=np.float32)
     for c, img in enumerate((ft, dmt)):
-        out[:, c] = img.reshape(n, input_size, f, input_size, f).mean(axis=(2, 4))
+        out[:, c] = img.reshape(n, rows, fr, cols, fc).mean(axis=(2, 4))
     return out
 
 
@@ -154,8 +155,8 @@ def train_ensemble(x: np.ndarray, targets: np.ndarray, weights: np.ndarray,
     """Train a fresh :class:`EnsembleCNN` on ``x (n, 2, s, s)``; returns it (eval mode) and
     the per-epoch history (mean training loss, seconds)."""
     arch = arch or Architecture()
-    if x.ndim != 4 or x.shape[1] != 2 or x.shape[2:] != (arch.input_size, arch.input_size):
-        raise ValueError(f"x must be (n, 2, {arch.input_size}, {arch.input_size}), got {x.shape}")
+    if x.ndim != 4 or x.shape[1] != 2 or x.shape[2:] != arch.input_shape:
+        raise ValueError(f"x must be (n, 2, {arch.rows}, {arch.input_size}), got {x.shape}")
     if len(x) == 0:
         raise ValueError("no training candidates")
     dev = torch.device(cfg.device)
