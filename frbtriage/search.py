@@ -471,6 +471,8 @@ def _search_open(
     max_rows = max(p.max_rows for p in plans.values())
     work_len = max(cfg.level_block + lv.need for lv in levels)  # longest FDMT input
     work = (np.empty((max_rows, work_len), np.float32), np.empty((max_rows, work_len), np.float32))
+    snr_buf = [np.empty((max(lv.delay for lv in levels) + 1, cfg.level_block), np.float32),
+               np.empty((max(lv.delay for lv in levels) + 1, cfg.level_block), np.int8)]
     clusterer = _Clusterer()
     results: list[SearchCandidate] = []
     masked = 0
@@ -491,8 +493,11 @@ def _search_open(
             nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
         else:
             nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
+            if snr_buf[0].shape[0] < delay + 1 or snr_buf[0].shape[1] < nout:
+                snr_buf[:] = [np.empty((max(delay + 1, snr_buf[0].shape[0]), nout), np.float32),
+                              np.empty((max(delay + 1, snr_buf[0].shape[0]), nout), np.int8)]
             snr, widx = boxcar_snr(dd, lv.widths, nout, normalise=True, nsub=1024,
-                                   nvalid=nvalid)
+                                   nvalid=nvalid, out=(snr_buf[0], snr_buf[1]))
         rows, cols = find_peaks(snr, cfg.snr_min)
         if rows.size:
             f = 1 << lv.k

@@ -171,6 +171,7 @@ def boxcar_snr(
     normalise: bool = False,
     nsub: int = 2048,
     nvalid: ArrayLike | None = None,
+    out: tuple[NDArray[np.float32], NDArray[np.int8]] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.int8]]:
     """Best boxcar S/N over ``widths`` for each row of ``x`` ``(ndm, ntime)``.
 
@@ -178,7 +179,9 @@ def boxcar_snr(
     or pass ``normalise=True`` to standardise each row on the fly exactly as
     ``robust_normalise(x, nsub)`` would (one pass less over the data); ``nvalid`` ``(ndm,)``
     then limits the statistics of row ``r`` to its first ``nvalid[r]`` samples (at least 16),
-    e.g. the part of a dedispersed row not padded past the end of a file.
+    e.g. the part of a dedispersed row not padded past the end of a file. ``out`` optionally
+    gives ``(snr, widx)`` arrays of at least ``(ndm, nout)`` (float32, int8) to fill and
+    return views of (a streaming caller avoids re-allocating them per block).
     ``widths`` are positive integers (samples). For output sample ``t`` the boxcar covers
     ``x[:, t : t + w]``; ``nout`` defaults to (and may not exceed) ``ntime - max(widths) + 1``
     so that every boxcar is complete. Returns ``(snr, widx)``, both ``(ndm, nout)``: float32
@@ -203,8 +206,16 @@ def boxcar_snr(
         raise ValueError("nsub must be >= 1")
     if w.size > 127:
         raise ValueError("at most 127 widths")
-    best = np.empty((x.shape[0], nout), np.float32)
-    bidx = np.empty((x.shape[0], nout), np.int8)
+    if out is None:
+        best = np.empty((x.shape[0], nout), np.float32)
+        bidx = np.empty((x.shape[0], nout), np.int8)
+    else:
+        b0, i0 = out
+        if (b0.dtype != np.float32 or i0.dtype != np.int8 or b0.shape[0] < x.shape[0]
+                or b0.shape[1] < nout or i0.shape[0] < x.shape[0] or i0.shape[1] < nout):
+            raise ValueError("out arrays too small or of the wrong dtype (float32, int8)")
+        best = b0[: x.shape[0], :nout]
+        bidx = i0[: x.shape[0], :nout]
     if nout > 0 and x.shape[0] > 0:
         if nvalid is None:
             nv = np.full(x.shape[0], x.shape[1], np.int64)
@@ -338,7 +349,9 @@ def find_peaks(
     its largest value (the first one on ties). Returns ``(row, col)`` int64 arrays, ordered by
     row then column.
     """
-    snr = np.ascontiguousarray(snr, dtype=np.float32)
+    snr = np.asarray(snr, dtype=np.float32)  # row-strided views are used as they are
+    if snr.ndim == 2 and snr.strides[1] != 4:
+        snr = np.ascontiguousarray(snr)
     if snr.ndim != 2:
         raise ValueError(f"snr must be 2-D, got shape {snr.shape}")
     return _find_peaks(snr, np.float32(threshold))

@@ -122,3 +122,23 @@ def test_boxcar_robust_not_fooled_by_red_noise():
     s_robust, _ = boxcar_snr_robust(red, [32])
     assert s_white.max() > 15  # white-noise S/N of a red series is inflated ~sqrt(32)
     assert s_robust.max() < 6
+
+
+def test_out_buffers_and_strided_views():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 300)).astype(np.float32)
+    big = np.zeros((8, 400), np.float32)
+    big[:6, :300] = x
+    view = big[:6, :300]  # row-strided, as the FDMT output is
+    ref = boxcar_snr(x, [1, 2, 4], normalise=True)
+    out = (np.full((10, 400), -1, np.float32), np.full((10, 400), -1, np.int8))
+    got = boxcar_snr(view, [1, 2, 4], normalise=True, out=out)
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_array_equal(got[1], ref[1])
+    assert np.shares_memory(got[0], out[0])
+    rows, cols = find_peaks(got[0], 2.5)
+    ref_rows, ref_cols = find_peaks_ref(ref[0], np.float32(2.5))
+    np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_array_equal(cols, ref_cols)
+    with pytest.raises(ValueError):
+        boxcar_snr(x, [1], out=(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.int8)))
