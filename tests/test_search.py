@@ -141,3 +141,13 @@ def test_recovery_chime_three_minutes(tmp_path):
     assert found >= 0.95 * total
     # reported, not a target: drifting RFI mimics dispersion and gives chains of candidates
     assert len(unmatched) / minutes < 100
+
+
+def test_dm_min_and_progress_bar(real_fil, capsys):
+    st = SearchStats()
+    cands = search_file(real_fil, 40, 120, 6.0, 0.02, progress=True, stats=st)
+    assert all(c.dm >= 40 - 0.5 and c.dm <= 120 + 1e-6 for c in cands)  # half a coarse step
+    assert any(abs(c.tcand - CRAB_T) < 0.01 and abs(c.dm - CRAB_DM) < 0.05 * CRAB_DM
+               for c in cands)
+    assert all(c.width <= 0.02 / st.tsamp for c in cands)
+    assert "real time" in capsys.readouterr().err
