@@ -98,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       device=str(device))
     description = {
-        "command": "frbtriage train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        if len(sys.argv) > 1 and sys.argv[1] == "train" else "frbtriage.commands.train",
+        "command": "frbtriage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if "train" in sys.argv[1:] else "frbtriage.commands.train (called from Python)",
         "seed": args.seed,
         "threads": args.threads,
         "workspace": ws_path,
