@@ -22,7 +22,9 @@ The pipeline, per file (memory stays bounded: only a few blocks per level are he
    ``(1, 2, 3, 4, 6, 8)`` coarse samples, and each run above ``snr_min`` gives one
    detection at its peak.
 5. **Cluster** detections friends-of-friends in (time, DM sweep, width) like Heimdall; each
-   cluster is one candidate: its brightest member, with the member count.
+   cluster is one candidate: its brightest member, with the member count (and, when the
+   cluster also holds members >= 16x narrower than that, the brightest of those as a second
+   candidate: a narrow burst under broad drifting RFI is not swallowed).
 
 Times are seconds from the file start at the top of the band, the centre of the best
 boxcar; widths in native samples; DMs in pc cm^-3.
@@ -294,6 +296,9 @@ def _plan_levels(
 LINK_DM_WIDTH = 1.0
 LINK_DM_STEPS = 16.0
 LINK_T_SWEEP = 1.0
+#: a cluster's brightest member at least this many times narrower than the cluster's
+#: brightest is reported as a candidate of its own (with the narrow members as its members)
+NARROW_RATIO = 16
 
 
 @nb.njit(cache=True)
@@ -365,18 +370,22 @@ class _Clusterer:
         done = tmax[lab] < safe_t
         out = []
         if done.any():
-            labs = lab[done]
             idx = np.flatnonzero(done)
-            uniq, inv, counts = np.unique(labs, return_inverse=True, return_counts=True)
-            snr = p["snr"][idx]
-            best = np.full(uniq.size, -1)
-            bsnr = np.full(uniq.size, -np.inf)
-            for i, g in enumerate(inv):  # small: one entry per finished detection
-                if snr[i] > bsnr[g]:
-                    bsnr[g] = snr[i]
-                    best[g] = idx[i]
-            for g in range(uniq.size):
-                out.append({**{f: p[f][best[g]] for f in self.FIELDS}, "members": int(counts[g])})
+            # group the finished detections by cluster, brightest first within each
+            order = idx[np.lexsort((-p["snr"][idx], lab[idx]))]
+            glab = lab[order]
+            starts = np.flatnonzero(np.r_[True, glab[1:] != glab[:-1]])
+            ends = np.r_[starts[1:], order.size]
+            for a, b in zip(starts, ends, strict=True):
+                members = order[a:b]
+                best = members[0]
+                out.append({**{f: p[f][best] for f in self.FIELDS}, "members": int(b - a)})
+                # a much narrower pulse inside a broad cluster (a burst under drifting RFI)
+                # is reported too, as Heimdall keeps candidates whose filters differ a lot
+                narrow = members[p["w"][members] * NARROW_RATIO <= p["w"][best]]
+                if narrow.size:
+                    out.append({**{f: p[f][narrow[0]] for f in self.FIELDS},
+                                "members": int(narrow.size)})
         for f in self.FIELDS:
             p[f] = p[f][~done]
         return out
