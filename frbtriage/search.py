@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frbtriage.errors import InputError
+from frbtriage.io.candidates import Candidate
 from frbtriage.kernels.boxcar import (
     boxcar_snr,
     boxcar_snr_robust,
@@ -132,10 +133,8 @@ class SearchCandidate:
     dm_index: int
     level: int
 
-    def to_candidate(self):  # -> frbtriage.io.candidates.Candidate
+    def to_candidate(self) -> Candidate:
         """The shared :class:`frbtriage.io.candidates.Candidate` record (label unknown)."""
-        from frbtriage.io.candidates import Candidate
-
         return Candidate(file=self.file, tcand=self.tcand, dm=self.dm, width=int(self.width),
                          snr=self.snr, label=None, origin=ORIGIN)
 
