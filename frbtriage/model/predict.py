@@ -4,13 +4,14 @@ Works on any array-likes that slice like numpy along the first axis (numpy array
 arrays from the workspace, h5py datasets). Images are read one batch at a time by a
 ``torch.utils.data.DataLoader``: on CUDA it uses worker processes and pinned memory
 so reading the next batch overlaps with the GPU computing this one, and inference runs
-under ``torch.autocast`` (float16); on the CPU it reads in the main process in float32.
+under ``torch.autocast`` (float16); on the CPU a background thread reads the next batch
+while the current one is computed, in float32.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,22 @@ class _BatchSlices(Dataset):
         return torch.from_numpy(self._take(self.ft, j)), torch.from_numpy(self._take(self.dmt, j))
 
 
+def _prefetched(ds: _BatchSlices) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of ``ds`` in order, the next one read by a background thread while the caller
+    computes on this one (zarr decompression and torch both release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(ds) == 0:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-read") as pool:
+        nxt = pool.submit(ds.__getitem__, 0)
+        for j in range(len(ds)):
+            cur = nxt.result()
+            if j + 1 < len(ds):
+                nxt = pool.submit(ds.__getitem__, j + 1)
+            yield cur
+
+
 def _loader(ft: Any, dmt: Any, batch_size: int, indices: Sequence[int] | None,
             device: torch.device, workers: int | None) -> DataLoader:
     cuda = device.type == "cuda"
@@ -88,7 +105,7 @@ def predict_logits_images(model: LoadedModel, ft: Any, dmt: Any, *,
 
         bar = tqdm(total=loader.dataset.n, desc="scoring", unit="cand")
     out = []
-    for ft_b, dmt_b in loader:
+    for ft_b, dmt_b in (_prefetched(loader.dataset) if loader.num_workers == 0 else loader):
         ft_b = ft_b.to(dev, non_blocking=True)
         dmt_b = dmt_b.to(dev, non_blocking=True)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=dev.type == "cuda"):
