@@ -89,6 +89,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _rounded(params: dict[str, Any]) -> dict[str, Any]:
+    """Floats to 10 significant digits: the last bits of a derived value (e.g. a target
+    S/N from a float32 sum) differ between CPUs and thread counts, the file must not."""
+    return {k: float(f"{v:.10g}") if isinstance(v, float) else v for k, v in params.items()}
+
+
 def write_truth_csv(path: str | os.PathLike[str], rows: list[TruthRow]) -> None:
     """Write ``rows`` to ``path`` (via a temporary file and a rename)."""
     path = Path(path)
@@ -99,7 +105,7 @@ def write_truth_csv(path: str | os.PathLike[str], rows: list[TruthRow]) -> None:
         for row in rows:
             d = asdict(row)
             d["candidate_rows"] = ";".join(str(i) for i in row.candidate_rows)
-            d["params"] = json.dumps(row.params, sort_keys=True) if row.params else ""
+            d["params"] = json.dumps(_rounded(row.params), sort_keys=True) if row.params else ""
             if isinstance(d["time_s"], float):
                 d["time_s"] = f"{row.time_s:.6f}"
             w.writerow([_fmt(d[c]) if c not in ("candidate_rows", "params") else d[c]
