@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Triage fast radio burst candidates: simulate, search, prepare, rank, vote.",
     )
     parser.add_argument("--version", action="version", version=f"frbtriage {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb, modname in _verb_modules().items():
         mod = importlib.import_module(modname)
