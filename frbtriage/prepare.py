@@ -207,11 +207,8 @@ def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None
     """
     n = geo.read_stop - geo.read_start
     nspec = reader.header.nspectra
-    # FilterbankReader has no public raw view yet; _raw is your's memory-mapped
-    # (nsamp, nchan) array for in-file samples, the same samples read() transposes.
-    raw_fn = getattr(reader, "_raw", None)
     a, b = max(geo.read_start, 0), min(geo.read_stop, nspec)
-    if raw_fn is None or b <= a:
+    if b <= a:
         block = reader.read(geo.read_start, geo.read_stop)
         return block.data, block.padded
     nchan = reader.header.nchans
@@ -219,13 +216,13 @@ def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None
     off = a - geo.read_start
     got = np.clip(geo.need - off, 0, b - a)  # in-file samples of each channel
     if off == 0 and np.array_equal(got, geo.need):
-        _fill_ragged(raw_fn(a, b - a), geo.need, out, 64, 128)
+        _fill_ragged(reader.raw(a, b - a), geo.need, out, 64, 128)
         return out, False
     common = int(got.min())
     if common < 1:  # some channel needs no in-file sample: let the reader pad it all
         block = reader.read(geo.read_start, geo.read_stop)
         return block.data, True
-    _fill_ragged(raw_fn(a, b - a), got, out[:, off:], 64, 128)
+    _fill_ragged(reader.raw(a, b - a), got, out[:, off:], 64, 128)
     med = np.median(out[:, off : off + common], axis=1).astype(np.float32)
     _pad_rows(out, off, got, geo.need, med)
     return out, True

@@ -133,6 +133,31 @@ def test_synthetic_nbits_roundtrip(tmp_path: Path, nbits: int) -> None:
     np.testing.assert_array_equal(blk.data, data.T.astype(np.float32))
 
 
+@pytest.mark.parametrize("nbits", [8, 16, 32])
+def test_raw_is_a_view_equal_to_your(tmp_path: Path, nbits: int) -> None:
+    import your
+
+    data = synth(300, 16, nbits, seed=nbits + 1)
+    path = write_fil(tmp_path / f"r{nbits}.fil", data, nbits=nbits)
+    ref = your.Your(str(path)).get_data(nstart=40, nsamp=200)
+    with FilterbankReader(path) as fb:
+        raw = fb.raw(40, 200)
+        assert raw.dtype == DTYPES[nbits] and raw.shape == (200, 16)
+        np.testing.assert_array_equal(raw, ref)
+        assert not raw.flags.writeable  # the file itself, read-only
+        assert np.shares_memory(raw, fb.raw(100, 10))  # no copy per window
+        with pytest.raises(InputError, match="outside the file"):
+            fb.raw(250, 51)
+
+
+def test_real_raw_matches_your(real_fil: Path) -> None:
+    import your
+
+    ref = your.Your(str(real_fil)).get_data(nstart=4000, nsamp=96)
+    with FilterbankReader(real_fil) as fb:
+        np.testing.assert_array_equal(fb.raw(4000, 96), ref)
+
+
 def test_padding_uses_window_median_not_file_median(tmp_path: Path) -> None:
     data = np.zeros((100, 4), np.uint8)
     data[:10] = 7  # first 10 samples differ from the rest of the file

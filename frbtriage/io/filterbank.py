@@ -289,6 +289,7 @@ class FilterbankReader:
                 "or .fits/.sf (PSRFITS)",
             )
         self._your = _open_your(self.path, self.format)
+        self._mm: NDArray | None = None
         yh = self._your.your_header
         if self.format == "fil":
             if int(self._your.hdrbytes) != self._hdr_len:
@@ -297,6 +298,13 @@ class FilterbankReader:
                     self.path,
                     f"your parsed {self._your.hdrbytes} header bytes, expected {self._hdr_len}",
                 )
+            # Our own read-only map of the data, (nspectra, nifs, nchans) in the dtype your
+            # uses (uint8/uint16/float32): your's get_data slices its mmap.mmap, which copies
+            # every window (~8 ms per 1024-channel candidate); a numpy view copies nothing.
+            nifs = int(keys["nifs"])  # type: ignore[call-overload]
+            dtype = {8: np.uint8, 16: np.uint16, 32: np.float32}[int(yh.nbits)]
+            self._mm = np.memmap(self.path, dtype=dtype, mode="r", offset=self._hdr_len,
+                                 shape=(nspectra, nifs, int(yh.nchans)))
         else:
             nbits = int(yh.native_nbits)
             if nbits not in PSRFITS_NBITS:
@@ -333,6 +341,7 @@ class FilterbankReader:
 
     def close(self) -> None:
         """Release the file handles ``your`` holds (idempotent)."""
+        self._mm = None
         y = getattr(self, "_your", None)
         if y is None:
             return
@@ -347,10 +356,20 @@ class FilterbankReader:
         self._your = None
 
     # -- reading -------------------------------------------------------------------------
-    def _raw(self, start: int, nsamp: int) -> NDArray:
-        """``your.get_data`` for in-file samples ``[start, start + nsamp)``: ``(nsamp, nchans)``."""
+    def raw(self, start: int, nsamp: int) -> NDArray:
+        """In-file samples ``[start, start + nsamp)`` as stored: ``(nsamp, nchans)``, time-major,
+        in the file's dtype (uint8 / uint16 / float32 for sigproc; your's unpacked values for
+        PSRFITS), total intensity (the first IF of a 4-IF file, as your's ``pol=0``).
+
+        For sigproc files this is a read-only view of the memory-mapped file (no copy), valid
+        while the reader is open; for PSRFITS a fresh array from ``your.get_data``."""
         if self._your is None:
             raise ValueError(f"{self.path}: reader is closed")
+        if not (0 <= start and nsamp >= 1 and start + nsamp <= self.header.nspectra):
+            raise InputError(self.path, f"raw read of samples [{start}, {start + nsamp}) outside "
+                                        f"the file (0..{self.header.nspectra})")
+        if self._mm is not None:
+            return np.asarray(self._mm[start : start + nsamp, 0, :])
         data = self._your.get_data(nstart=start, nsamp=nsamp)
         if data.shape != (nsamp, self.header.nchans):
             raise InputError(
@@ -378,7 +397,7 @@ class FilterbankReader:
                 f"window [{start}, {stop}) samples lies wholly outside the file (0..{n})",
             )
         a, b = max(start, 0), min(stop, n)
-        raw = self._raw(a, b - a)
+        raw = self.raw(a, b - a)
         out = np.empty((self.header.nchans, stop - start), dtype=np.float32)
         out[:, a - start : b - start] = raw.T
         pad_before, pad_after = a - start, stop - b
