@@ -8,6 +8,7 @@ float32 by the thin public wrappers, so each private ``@njit`` kernel has one si
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -92,9 +93,8 @@ def _weighted_rows(data, indptr, idx, weights):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath={"reassoc"})
-def _normalise(flat):  # pragma: no cover - compiled
+def _normalise(flat, med):  # pragma: no cover - compiled
     n = flat.shape[0]
-    med = np.median(flat)
     mean = 0.0
     for i in range(n):
         mean += flat[i]
@@ -213,6 +213,14 @@ def resize_weights(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_weights(nchan: int, nout: int, method: str
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    """:func:`resize_weights`, computed once per shape (its Python loop costs ~0.6 ms);
+    callers must not modify the shared arrays."""
+    return resize_weights(nchan, nout, method)  # type: ignore[arg-type]
+
+
 def resize_freq(
     data: ArrayLike, nout: int = 256, method: Literal["area", "linear"] = "area"
 ) -> NDArray[np.float32]:
@@ -230,7 +238,7 @@ def resize_freq(
     nout = int(nout)
     if nout == arr.shape[0]:
         return arr.copy()
-    indptr, idx, w = resize_weights(arr.shape[0], nout, method)
+    indptr, idx, w = _cached_weights(arr.shape[0], nout, method)
     return _weighted_rows(arr, indptr, idx, w)
 
 
@@ -249,7 +257,18 @@ def normalise(img: ArrayLike) -> NDArray[np.float32]:
     ):
         raise ValueError(f"image must hold real numbers, got dtype {arr.dtype}")
     flat = np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
-    return _normalise(flat).reshape(arr.shape)
+    return _normalise(flat, _median(flat)).reshape(arr.shape)
+
+
+def _median(flat: NDArray[np.float32]) -> float:
+    """``np.median`` of a 1-d float32 array by one ``np.partition`` (introselect): ~8x
+    faster than ``np.median`` on a 256 x 256 image here and than Numba's sorting median."""
+    n = flat.size
+    k = n // 2
+    if n % 2:
+        return float(np.partition(flat, k)[k])
+    part = np.partition(flat, k)  # part[:k] holds the k smallest (two kth cost 4x more)
+    return 0.5 * (float(part[:k].max()) + float(part[k]))
 
 
 def zero_dm(data: ArrayLike) -> NDArray[np.float32]:
