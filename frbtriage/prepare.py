@@ -455,6 +455,27 @@ def _load_kill(path: str | os.PathLike[str] | None, nchan: int) -> NDArray[np.bo
     return mask
 
 
+def check_data_files(candidates: Iterable[Candidate]) -> None:
+    """Raise :class:`InputError` naming the first data file and its problem when none of the
+    candidates' data files can be opened (missing, truncated, bad header, unsupported nbits).
+
+    Called by the CLI before a workspace is created or changed, so that a list pointing at
+    no readable data fails with one line and writes nothing. Among readable files an
+    unreadable one is not an error here: :func:`prepare_candidates` skips its candidates
+    with a warning and goes on."""
+    from frbtriage.io.filterbank import FilterbankReader
+
+    first: InputError | None = None
+    for f in dict.fromkeys(os.path.abspath(c.file) for c in candidates):
+        try:
+            FilterbankReader(f).close()
+            return
+        except InputError as err:
+            first = first or err
+    if first is not None:
+        raise first
+
+
 def prepare_candidates(
     ws: Workspace,
     candidates: Iterable[Candidate],

@@ -108,8 +108,9 @@ class SearchConfig:
         if self.dm_max < self.dm_min:
             raise InputError(path, f"DM range is inverted: --dm-min {self.dm_min} > "
                                    f"--dm-max {self.dm_max}")
-        if not self.max_width_s > 0:
-            raise InputError(path, f"max width must be > 0 s, got {self.max_width_s}")
+        if not (self.max_width_s > 0 and math.isfinite(self.max_width_s)):
+            raise InputError(path, f"max width must be a finite number > 0 s, "
+                                   f"got {self.max_width_s}")
         if not math.isfinite(self.snr_min):
             raise InputError(path, f"S/N threshold must be finite, got {self.snr_min}")
         if self.tree_delay < 16 or self.level_block < 64 or self.chunk < 64:

@@ -302,11 +302,11 @@ def test_cli_prepare_exit_codes(tmp_path, capsys):
     # re-run: nothing new, still success
     assert main(["prepare", "-w", str(tmp_path / "ws"), "-c", str(csv), "--no-progress"]) == 0
     assert "0 added" in capsys.readouterr().out
-    # a list none of whose candidates can be prepared: exit 2
+    # a list whose data file cannot be read: exit 2, the file named
     bad = tmp_path / "bad.csv"
     write_fetch_csv(bad, [replace(c, file=str(tmp_path / "nope.fil")) for c in cands])
     assert main(["prepare", "-w", str(tmp_path / "ws"), "-c", str(bad), "--no-progress"]) == 2
-    assert "none of the 2 candidates" in capsys.readouterr().err
+    assert "nope.fil: file not found" in capsys.readouterr().err
     # a corrupt workspace: one clear error, exit 2, nothing overwritten
     (tmp_path / "ws" / "frbtriage.toml").write_text("garbage = [")
     assert main(["prepare", "-w", str(tmp_path / "ws"), "-c", str(csv)]) == 2

@@ -30,23 +30,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare; exit 2 when no candidate could be prepared."""
-    import sys
+    import shutil
+    from pathlib import Path
 
     from frbtriage.errors import InputError
     from frbtriage.io.candidates import read_candidates
-    from frbtriage.prepare import prepare_candidates
+    from frbtriage.prepare import check_data_files, prepare_candidates
     from frbtriage.workspace import Workspace
 
     if args.batch < 1:
         raise InputError(None, f"--batch must be >= 1, got {args.batch}")
     cands = read_candidates(args.candidates, data_file=args.data_file)
+    check_data_files(cands)  # no readable data at all: one line, no workspace made
+    new_ws = not Path(args.workspace).exists()
     with Workspace.open_or_create(args.workspace) as ws:
         summary = prepare_candidates(
             ws, cands, mask=args.mask, kill_mask=args.kill_mask, batch_size=args.batch,
             progress=False if args.no_progress else None)
-        print(f"{ws.path}: {summary}")
     if summary.total and summary.prepared == 0:
-        print(f"frbtriage: error: {args.candidates}: none of the {summary.total} candidates "
-              "could be prepared", file=sys.stderr)
-        return 2
+        if new_ws:  # made by this run and empty: leave nothing behind
+            shutil.rmtree(args.workspace, ignore_errors=True)
+        first = summary.skipped[0]
+        raise InputError(first.file, f"none of the {summary.total} candidates in "
+                                     f"{args.candidates} could be prepared (first: {first.reason})")
+    print(f"{ws.path}: {summary}")
     return 0

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.model.config import load_model
     from frbtriage.model.predict import score_workspace
     from frbtriage.model.train import pick_device
-    from frbtriage.prepare import prepare_candidates
+    from frbtriage.prepare import check_data_files, prepare_candidates
     from frbtriage.workspace import NewCandidate, Workspace
 
     if args.batch_size < 1:
@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     n_in = len(listed) + len(h5)
     if n_in == 0:
         raise InputError(args.inputs[0], "no candidates in the input")
+    if listed and not h5:
+        check_data_files([c for _, c in listed])
 
     def key(file: str, c) -> tuple[str, int, int, int]:  # noqa: ANN001
         return (os.path.abspath(file), db.tcand_key(c.tcand), db.dm_key(c.dm), int(c.width))
@@ -106,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
             ws = stack.enter_context(Workspace.create(Path(tmp) / "ws"))
         if listed:
             summary = prepare_candidates(ws, [c for _, c in listed])
+            if not h5 and summary.prepared == 0:
+                first = summary.skipped[0]
+                raise InputError(first.file, f"none of the {summary.total} candidates could "
+                                             f"be prepared (first: {first.reason})")
             if summary.skipped:
                 print(f"frbtriage rank: {len(summary.skipped)} candidate(s) could not be "
                       "prepared; they are listed last with empty scores", file=sys.stderr)

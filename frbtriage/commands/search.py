@@ -30,14 +30,18 @@ def run(args: argparse.Namespace) -> int:
 
     from frbtriage.errors import InputError
     from frbtriage.io.candidates import write_fetch_csv
+    from frbtriage.io.paths import check_output_file
     from frbtriage.search import SearchConfig, search_files, write_heimdall_cands
 
     cfg = SearchConfig(dm_min=args.dm_min, dm_max=args.dm_max, snr_min=args.snr_min,
                        max_width_s=args.max_width)
-    cfg.check(args.output)
+    cfg.check(args.files[0])
     if args.heimdall and len(args.files) > 1:
         raise InputError(args.heimdall, "a Heimdall .cand list holds one file's candidates; "
                                         "search one FILE at a time with --heimdall")
+    check_output_file(args.output)  # before the search, not after it
+    if args.heimdall:
+        check_output_file(args.heimdall)
     cands, stats = search_files(args.files, cfg, progress=not args.no_progress
                                 and sys.stderr.isatty())
     write_fetch_csv(args.output, [c.to_candidate() for c in cands])
