@@ -8,6 +8,7 @@ they are >= 0 for every channel.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
 #: Dispersion constant in s MHz^2 pc^-1 cm^3 (the value used by sigproc, PRESTO and your).
@@ -35,6 +36,26 @@ def delay_samples(
 ) -> NDArray[np.int64]:
     """Dispersion delays rounded to whole samples of ``tsamp_s`` seconds, shape of the broadcast."""
     return np.rint(delay_seconds(dm, freqs_mhz, f_ref_mhz) / tsamp_s).astype(np.int64)
+
+
+@njit(parallel=True, cache=True)
+def _delay_table(k_dm, diff, tsamp):  # pragma: no cover - compiled
+    out = np.empty((k_dm.shape[0], diff.shape[0]), dtype=np.int64)
+    for d in prange(k_dm.shape[0]):
+        for c in range(diff.shape[0]):
+            out[d, c] = np.int64(np.rint(k_dm[d] * diff[c] / tsamp))
+    return out
+
+
+def delay_table(dms: ArrayLike, freqs_mhz: ArrayLike, tsamp_s: float) -> NDArray[np.int64]:
+    """``delay_samples(dms[:, None], freqs_mhz, tsamp_s)``: the ``(ndm, nchan)`` integer delays
+    relative to the highest frequency, bit for bit (the same float64 operations in the same
+    order), in one pass without the four ``(ndm, nchan)`` float64 temporaries numpy makes
+    (2.7 ms -> ~0.3 ms for 256 DMs x 1024 channels; a candidate's DM-time image needs one)."""
+    freqs = np.asarray(freqs_mhz, dtype=np.float64)
+    diff = freqs**-2 - float(freqs.max()) ** -2
+    k_dm = K_DM * np.asarray(dms, dtype=np.float64).reshape(-1)
+    return _delay_table(k_dm, diff, float(tsamp_s))
 
 
 def sweep_seconds(dm: float, f_lo_mhz: float, f_hi_mhz: float) -> float:

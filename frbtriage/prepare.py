@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from frbtriage import db
 from frbtriage.errors import InputError
-from frbtriage.physics import delay_samples
+from frbtriage.physics import delay_samples, delay_table
 
 if TYPE_CHECKING:
     from frbtriage.io.candidates import Candidate
@@ -126,7 +126,7 @@ def geometry(header: Header, tcand: float, dm: float, width: int) -> Geometry:
     nblocks = -(-nsamp // decim)
     start = nstart + (nblocks // 2 - NOUT // 2) * decim
     dms = np.linspace(0.0, 2.0 * dm, NDM)
-    dmt_delays = delay_samples(dms[:, None], freqs, tsamp)
+    dmt_delays = delay_table(dms, freqs, tsamp)
     ft_delays = delay_samples(dm, freqs, tsamp)
     need = NOUT * decim + dmt_delays.max(axis=0)
     read_stop = start + int(need.max())
