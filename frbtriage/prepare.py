@@ -137,13 +137,21 @@ def geometry(header: Header, tcand: float, dm: float, width: int) -> Geometry:
 # --------------------------------------------------------------------------- reading
 
 
+#: Tiles of :func:`_fill_ragged`: 256 channels x 16 spectra (4 KB of file bytes, 16 KB of
+#: output). Measured on 1024 and 16384 channels against 64 x 128 (the old choice), 512 x 16,
+#: 1024 x 64, 4096 x 16 and others: 1.3-2x faster than 64 x 128, within 5 % of the best.
+_FILL_CBLOCK = 256
+_FILL_TBLOCK = 16
+
+
 @njit(parallel=True, cache=True)
 def _fill_ragged(raw, need, out, cblock, tblock):  # pragma: no cover - compiled
     """out[c, t] = raw[t, c] for t < need[c]: time-major file samples to channel-major
     float32, only where each channel needs them. Parallel over blocks of ``cblock``
     channels; each block goes through time in tiles of ``tblock`` spectra (a few KB of the
     file, in L1) and writes each channel's run of the tile contiguously (measured 2-3x
-    faster than writing one sample to every channel row per spectrum)."""
+    faster than writing one sample to every channel row per spectrum). Memory-bound: the
+    float32 output is 4x the bytes read."""
     nchan = raw.shape[1]
     nblk = (nchan + cblock - 1) // cblock
     for b in prange(nblk):
@@ -216,13 +224,13 @@ def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None
     off = a - geo.read_start
     got = np.clip(geo.need - off, 0, b - a)  # in-file samples of each channel
     if off == 0 and np.array_equal(got, geo.need):
-        _fill_ragged(reader.raw(a, b - a), geo.need, out, 64, 128)
+        _fill_ragged(reader.raw(a, b - a), geo.need, out, _FILL_CBLOCK, _FILL_TBLOCK)
         return out, False
     common = int(got.min())
     if common < 1:  # some channel needs no in-file sample: let the reader pad it all
         block = reader.read(geo.read_start, geo.read_stop)
         return block.data, True
-    _fill_ragged(reader.raw(a, b - a), got, out[:, off:], 64, 128)
+    _fill_ragged(reader.raw(a, b - a), got, out[:, off:], _FILL_CBLOCK, _FILL_TBLOCK)
     med = np.median(out[:, off : off + common], axis=1).astype(np.float32)
     _pad_rows(out, off, got, geo.need, med)
     return out, True
