@@ -151,17 +151,22 @@ def _boxcar_snr(x, widths, nout, nsub, nvalid, best, bidx):  # pragma: no cover 
         irow = bidx[r]
         w0 = widths[0]
         f0 = np.float32(inv[0] * scale)
+        # the width index is kept as float32 beside the float32 S/N while looping: a blend
+        # of two same-width vectors vectorises, a float32/int8 pair does not
+        kf = np.zeros(nout, np.float32)
         for t in range(nout):
             brow[t] = (cs[t + w0] - cs[t]) * f0
-            irow[t] = 0
         for k in range(1, nw):  # width-major: the masked max over widths vectorises
             w = widths[k]
             f = np.float32(inv[k] * scale)
+            fk = np.float32(k)
             for t in range(nout):
                 v = (cs[t + w] - cs[t]) * f
                 if v > brow[t]:
                     brow[t] = v
-                    irow[t] = k
+                    kf[t] = fk
+        for t in range(nout):
+            irow[t] = np.int8(kf[t])
 
 
 def boxcar_snr(
