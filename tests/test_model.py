@@ -253,10 +253,12 @@ def test_train_command_end_to_end(tmp_path) -> None:
 
     ws, out = tmp_path / "ws", tmp_path / "model"
     argv = ["train", "--workspace", str(ws), "-o", str(out), "--simulate", "2",
-            "--sim-minutes", "0.25", "--epochs", "2", "--eval-simulate", "1", "--members", "2"]
+            "--sim-minutes", "0.25", "--epochs", "2", "--eval-simulate", "1",
+            "--input-size", "64", "--members", "2"]
     assert main(argv) == 0
     m = load_model(out)
     assert m.config.architecture.members == 2
+    assert m.config.architecture.input_shape == (32, 64)
     for name in ("evaluation.json", "roc.png", "reliability.png", "unseen_roc.png"):
         assert (out / name).is_file(), name
     ev = json.loads((out / "evaluation.json").read_text())
@@ -266,9 +268,22 @@ def test_train_command_end_to_end(tmp_path) -> None:
 
     with Workspace.open(ws) as w:
         n = len(w)
-        d = load_labelled(w, (32, 32))
+        d = load_labelled(w, (32, 64))
         assert len(d) == n and set(np.unique(d.targets)) == {0.0, 1.0}
     assert main(argv[:-2] + ["--members", "2", "-o", str(tmp_path / "m2")]) == 0
     with Workspace.open(ws) as w:
         assert len(w) == n
     assert load_model(tmp_path / "m2").version == m.version, "same seed, same model"
+
+
+@pytest.mark.parametrize("opt", [["--input-size", "30"], ["--input-rows", "-4"],
+                                 ["--input-size", "512"]])
+def test_train_command_bad_input_shape(tmp_path, opt, capsys) -> None:
+    """An input size that does not divide the 256-pixel images: one line, exit 2, nothing made."""
+    from frbtriage.cli import main
+
+    ws, out = tmp_path / "ws", tmp_path / "model"
+    assert main(["train", "-w", str(ws), "-o", str(out), *opt]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("frbtriage: error: --input-size/--input-rows")
+    assert not ws.exists() and not out.exists()

@@ -28,6 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
     p.add_argument("--members", type=int, default=5, help="ensemble members (default 5)")
+    p.add_argument("--input-size", type=int, default=32, metavar="T",
+                   help="time columns each 256 x 256 image is mean-pooled to inside the model "
+                        "(a divisor of 256; default 32)")
+    p.add_argument("--input-rows", type=int, default=32, metavar="R",
+                   help="frequency / DM rows after pooling (a divisor of 256; default 32)")
     p.add_argument("--device", default=None,
                    help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--threads", type=int, default=None,
@@ -83,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    arch = Architecture(members=args.members)
+    arch = Architecture(members=args.members, input_size=args.input_size,
+                        input_rows=args.input_rows)
+    try:
+        arch.validate()
+    except ValueError as err:
+        raise InputError(None, f"--input-size/--input-rows: {err}") from err
     say = print if sys.stderr.isatty() else (lambda _m: None)
     with Workspace.open_or_create(args.workspace) as ws:
         if args.simulate:
