@@ -441,6 +441,14 @@ class PrepareSummary:
         """Candidates now in the store (added now or before)."""
         return self.added + self.already
 
+    def nothing_prepared(self, source: str = "") -> InputError:
+        """The error for a run in which no candidate could be prepared (``skipped`` non-empty):
+        it names the first skipped candidate's data file and reason; ``source`` the list."""
+        first = self.skipped[0]
+        where = f" in {source}" if source else ""
+        return InputError(first.file, f"none of the {self.total} candidates{where} could be "
+                                      f"prepared (first: {first.reason})")
+
     def __str__(self) -> str:
         rate = self.added / self.seconds if self.seconds > 0 else 0.0
         return (f"{self.total} candidates: {self.added} added ({self.padded} padded), "

@@ -50,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
     if summary.total and summary.prepared == 0:
         if new_ws:  # made by this run and empty: leave nothing behind
             shutil.rmtree(args.workspace, ignore_errors=True)
-        first = summary.skipped[0]
-        raise InputError(first.file, f"none of the {summary.total} candidates in "
-                                     f"{args.candidates} could be prepared (first: {first.reason})")
+        raise summary.nothing_prepared(args.candidates)
     print(f"{ws.path}: {summary}")
     return 0

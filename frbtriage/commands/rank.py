@@ -109,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
         if listed:
             summary = prepare_candidates(ws, [c for _, c in listed])
             if not h5 and summary.prepared == 0:
-                first = summary.skipped[0]
-                raise InputError(first.file, f"none of the {summary.total} candidates could "
-                                             f"be prepared (first: {first.reason})")
+                raise summary.nothing_prepared()
             if summary.skipped:
                 print(f"frbtriage rank: {len(summary.skipped)} candidate(s) could not be "
                       "prepared; they are listed last with empty scores", file=sys.stderr)
