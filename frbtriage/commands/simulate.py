@@ -34,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fraction of channels that are dead (zeros) (default 0.03)")
     p.add_argument("--threshold", type=float, default=6.0,
                    help="S/N threshold of the emulated search (default 6)")
+    p.add_argument("--clean-negatives", action="store_true",
+                   help="keep injected bursts out of the images of RFI and noise candidates "
+                        "(redraw or drop those), so every label 0 image is burst-free; what "
+                        "training sets use when bursts are boosted far above the sky rate")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         args.out_dir, minutes=args.minutes, nchan=args.nchan, seed=args.seed,
         progress=sys.stderr.isatty(), n_bursts=args.n_bursts, burst_rate=args.burst_rate,
         snr_range=tuple(args.snr), dm_range=tuple(args.dm), rfi_rate=args.rfi_rate,
-        noise_rate=args.noise_rate, dead_fraction=args.dead_fraction, threshold=args.threshold)
+        noise_rate=args.noise_rate, dead_fraction=args.dead_fraction, threshold=args.threshold,
+        clean_negatives=args.clean_negatives)
     kinds = Counter(r.kind for r in res.truth)
     labels = Counter(c.label for c in res.candidates)
     logging.getLogger(__name__).info("truth rows by kind: %s", dict(kinds))

@@ -51,7 +51,7 @@ from frbtriage.simulate.rfi import (
     draw_narrowband,
     draw_persistent,
 )
-from frbtriage.simulate.search import SearchEmulator, capped, expected_snr
+from frbtriage.simulate.search import SearchEmulator, Trace, capped, expected_snr
 from frbtriage.simulate.truth import (
     CandidateRow,
     TruthRow,
@@ -92,6 +92,7 @@ class SimulationConfig:
     dead_fraction: float = 0.03
     threshold: float = 6.0
     sefd_jy: float = 50.0
+    clean_negatives: bool = False
 
     def validate(self, path: object = None) -> Layout:
         """Check every value; raise :class:`InputError` naming ``path``; return the layout."""
@@ -278,6 +279,7 @@ class _Planner:
                 params={"target_snr": target, "scatter_ref_mhz": REF_FREQ_MHZ,
                         "scatter_index": -4.0, "seed": b.seed})
             self._keep(b, row, block)
+            search.traces.append(Trace(b.time_s, dm, width * lay.tsamp, snr))
             det = search.burst(block, dm, width * lay.tsamp)
             self.detections.append((row.id, 1, det))
 
@@ -404,12 +406,15 @@ def simulate_observation(out_dir: str | os.PathLike[str], minutes: float = 0.5,
     bandpass = plan.instrument()
     dm_lo, dm_hi = plan.burst_dm_range()
     search = SearchEmulator(layout, plan.live, bandpass.headroom, dm_max=max(dm_hi, 10.0),
-                            threshold=cfg.threshold, rng=plan.search_rng)
+                            threshold=cfg.threshold, rng=plan.search_rng,
+                            clean_negatives=cfg.clean_negatives)
     plan.bursts(search, dm_lo, dm_hi)
     plan.rfi(search)
     plan.noise(search)
-    log.info("planned %d injections, %d candidates; writing %s", len(plan.events),
-             len(plan.detections), out / FIL_NAME)
+    log.info("planned %d injections, %d candidates (%d RFI and %d noise candidates dropped: "
+             "their images would hold a burst); writing %s", len(plan.events),
+             len(plan.detections), search.dropped["rfi"], search.dropped["noise"],
+             out / FIL_NAME)
 
     fil_path, mask_path = out / FIL_NAME, out / MASK_NAME
     tmp = out / (FIL_NAME + ".partial")

@@ -30,6 +30,19 @@ the search reports (``snr``, ``dm``, box centre as ``stime``, log2 box width):
 * noise: false positives with S/N ``threshold + Exp(0.5)`` at random trials, times and
   power-of-two widths (1-128 samples). They are not found by running a search, so their
   images are plain noise -- which is what near-threshold noise candidates look like.
+
+Clean negatives
+---------------
+With ``clean_negatives`` (training sets). Simulations boost the burst rate far above the
+sky's (tens a minute, so that the classes are balanced), so a noise or RFI candidate's
+images (``ft`` and ``dmt``, 256 decimated samples around ``stime``; see
+:mod:`frbtriage.prepare`) would often also hold a burst: its label (0) would then
+contradict what the images show, which never happens in real data, where bursts are rare.
+:func:`snr_in_images` estimates the S/N that the injected bursts have inside a
+candidate's images; a noise candidate is redrawn (new trial, time and width, up to
+``REDRAWS`` times, else dropped) and an RFI candidate is dropped (its RFI stays in the data
+and in ``truth.csv``, with no candidate) when that S/N reaches ``CLEAN_SNR``. Without it
+(the default) negatives are reported as a search would, whatever else their window holds.
 """
 
 from __future__ import annotations
@@ -39,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from frbtriage.physics import delay_samples
+from frbtriage.physics import delay_samples, delay_seconds
 from frbtriage.simulate.layout import Layout
 from frbtriage.simulate.profiles import (
     MATCHED_WIDTHS,
@@ -58,6 +71,72 @@ class Detection:
     stime: float
     dm: float
     width: int
+
+
+#: A negative candidate's images may hold injected bursts only below this S/N.
+CLEAN_SNR = 3.0
+#: Draws of a noise candidate before it is dropped for lack of a burst-free window.
+REDRAWS = 100
+#: Time samples of candidate images (FETCH), and DM trials used for the dmt estimate.
+_IMAGE_SAMPLES = 256
+_DMT_TRIALS = 64
+
+
+@dataclass(frozen=True)
+class Trace:
+    """An injected burst as candidate images see it: top-of-band arrival ``time_s`` (s),
+    ``dm`` (pc cm^-3), matched ``width_s`` (s) and expected ``snr``."""
+
+    time_s: float
+    dm: float
+    width_s: float
+    snr: float
+
+
+def snr_in_images(det: Detection, traces: list[Trace], layout: Layout) -> float:
+    """Largest S/N that any of ``traces`` has inside the ``ft`` or ``dmt`` image of ``det``.
+
+    The images span ``256 * decim`` samples centred on ``det.stime`` (``decim`` =
+    ``max(1, width // 2)``, FETCH), ``ft`` dedispersed at ``det.dm``, ``dmt`` at DMs
+    ``0 .. 2 * det.dm``. A burst narrower than an image pixel (``decim`` samples) loses S/N
+    by ``sqrt(width / pixel)``; with ``w = max(width, pixel)`` and ``s`` that S/N, two
+    estimates, the larger kept:
+
+    * ``ft``: the burst's own track (at its DM) over the part of each channel's pulse that
+      falls in the window: ``s * sqrt(mean over channels of that fraction)``;
+    * ``dmt``: dedispersed at trial ``d`` the burst spreads over
+      ``L = |dm - d| * sweep(1) + w``; the part ``o`` of that inside the window has S/N
+      ``s * sqrt(w * o) / L``, maximised over 64 trials and ``d = dm`` when in range (a
+      uniform smear: it overstates the late, low-frequency end of a sweep, so errs on the
+      side of calling a window unclean).
+
+    Returns 0 when there are no traces. Units: seconds, pc cm^-3.
+    """
+    if not traces:
+        return 0.0
+    pixel = max(1, det.width // 2) * layout.tsamp
+    half = _IMAGE_SAMPLES * pixel / 2
+    lo_w, hi_w = det.stime - half, det.stime + half
+    t = np.array([(tr.time_s, tr.dm, tr.width_s, tr.snr) for tr in traces])
+    tb, dmb, width, snr = (t[:, i, None] for i in range(4))
+    wb = np.maximum(width, pixel)
+    snr = snr * np.sqrt(width / wb)
+    # ft: per-channel arrival of each burst in the data dedispersed at det.dm
+    k = delay_seconds(1.0, layout.freqs)[None, :]  # (1, nchan) s per unit DM
+    arrive = tb + (dmb - det.dm) * k
+    inside = np.clip(np.minimum(arrive + wb / 2, hi_w) - np.maximum(arrive - wb / 2, lo_w),
+                     0.0, None) / wb  # fraction of each channel's pulse in the window
+    ft = snr[:, 0] * np.sqrt(inside.mean(axis=1))
+    # dmt: linear smear at each trial DM, (n, 64 + 1) trials per trace
+    trials = np.linspace(0.0, 2.0 * det.dm, _DMT_TRIALS)[None, :]
+    dms = np.concatenate([np.broadcast_to(trials, (len(traces), _DMT_TRIALS)),
+                          np.clip(dmb, 0.0, 2.0 * det.dm)], axis=1)
+    shift = (dmb - dms) * layout.sweep(1.0)
+    a = tb + np.minimum(shift, 0.0) - wb / 2
+    b = tb + np.maximum(shift, 0.0) + wb / 2
+    overlap = np.clip(np.minimum(b, hi_w) - np.maximum(a, lo_w), 0.0, None)
+    dmt = snr * np.sqrt(wb * overlap) / (b - a)
+    return float(max(ft.max(), dmt.max()))
 
 
 def capped(block: PulseBlock, headroom: NDArray) -> PulseBlock:
@@ -94,7 +173,8 @@ class SearchEmulator:
     """Reports candidates for injections as a real-time dedispersion search would."""
 
     def __init__(self, layout: Layout, live: NDArray[np.bool_], headroom: NDArray,
-                 dm_max: float, threshold: float, rng: np.random.Generator) -> None:
+                 dm_max: float, threshold: float, rng: np.random.Generator,
+                 clean_negatives: bool = False) -> None:
         self.layout = layout
         self.live_w = live.astype(np.float64)
         self.n_live = max(int(live.sum()), 1)
@@ -104,6 +184,18 @@ class SearchEmulator:
         self.rng = rng
         self.grid = dm_grid(dm_max, layout)
         self._delays = delay_samples(self.grid[:, None], layout.freqs, layout.tsamp)
+        #: injected bursts that negative candidates must keep out of their images (when
+        #: ``clean_negatives``)
+        self.clean_negatives = clean_negatives
+        self.traces: list[Trace] = []
+        #: negative candidates dropped for want of a burst-free window, by kind
+        self.dropped = {"rfi": 0, "noise": 0}
+
+    def clean(self, det: Detection) -> bool:
+        """Whether ``det`` may be reported as a negative: always without ``clean_negatives``,
+        else when its images hold no injected burst at S/N >= ``CLEAN_SNR``."""
+        return (not self.clean_negatives
+                or snr_in_images(det, self.traces, self.layout) < CLEAN_SNR)
 
     def _trial(self, block: PulseBlock, delays: NDArray[np.int64]) -> tuple[float, int, int]:
         """Noise-free best power-of-two boxcar (snr, width, centre sample) restricted to box
@@ -158,17 +250,27 @@ class SearchEmulator:
             # a search clusters neighbouring trials; only well-separated ones survive
             if all(abs(self.grid[i] - self.grid[j]) > 0.3 * max(self.grid[j], 10.0) for j in picks):
                 picks.append(i)
-        return [self._detection(float(noisy[i]), res[i][1], res[i][2], float(self.grid[i]))
+        dets = [self._detection(float(noisy[i]), res[i][1], res[i][2], float(self.grid[i]))
                 for i in picks]
+        kept = [d for d in dets if self.clean(d)]
+        self.dropped["rfi"] += len(dets) - len(kept)
+        return kept
 
     def noise(self, n: int) -> list[Detection]:
-        """``n`` near-threshold false positives from the noise."""
+        """Up to ``n`` near-threshold false positives from the noise (with ``clean_negatives``
+        each in a window free of injected bursts, see *Clean negatives* above)."""
         out = []
         for _ in range(n):
-            dm = float(self.grid[self.rng.integers(self.grid.size)])
-            width = int(2 ** self.rng.integers(0, 8))
-            latest = self.layout.duration - self.layout.sweep(dm) - width * self.layout.tsamp
-            t = float(self.rng.uniform(0.0, max(latest, 0.0)))
-            snr = self.threshold + float(self.rng.exponential(0.5))
-            out.append(Detection(snr=snr, stime=t, dm=dm, width=width))
+            for _ in range(REDRAWS):
+                dm = float(self.grid[self.rng.integers(self.grid.size)])
+                width = int(2 ** self.rng.integers(0, 8))
+                latest = self.layout.duration - self.layout.sweep(dm) - width * self.layout.tsamp
+                t = float(self.rng.uniform(0.0, max(latest, 0.0)))
+                det = Detection(snr=0.0, stime=t, dm=dm, width=width)
+                if self.clean(det):
+                    det.snr = self.threshold + float(self.rng.exponential(0.5))
+                    out.append(det)
+                    break
+            else:
+                self.dropped["noise"] += 1
         return out
