@@ -23,7 +23,8 @@ from frbtriage.model.network import Architecture, EnsembleCNN
 from frbtriage.model.predict import score_images
 from frbtriage.model.train import TrainConfig, pool_images, train_ensemble, weighted_bce_loss
 
-SMALL = Architecture(input_size=16, input_rows=8, channels=(4, 8), hidden=8, members=3)
+SMALL = Architecture(input_size=16, input_rows=8, channels=(4, 8), hidden=8, members=3,
+                     zoom=64)
 
 
 def toy_images(n: int, seed: int = 0, size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,22 +42,51 @@ def toy_images(n: int, seed: int = 0, size: int = 64) -> tuple[np.ndarray, np.nd
     return ft, dmt, y
 
 
-def test_forward_shapes_full_and_pooled() -> None:
-    net = EnsembleCNN(Architecture()).eval()
+@pytest.mark.parametrize("zoom", [0, 32, 64])
+def test_forward_shapes_full_and_pooled(zoom: int) -> None:
+    net = EnsembleCNN(Architecture(zoom=zoom)).eval()
+    views = 4 if zoom else 2
     ft = torch.randn(3, 256, 256)
     dmt = torch.randn(3, 256, 256)
     with torch.no_grad():
         z = net(ft, dmt)
         x = net.stack(ft, dmt)
-        assert x.shape == (3, 2, 32, 32)
+        assert x.shape == (3, views, 32, 32)
         z2 = net.forward_stacked(x)
-        z3 = net.forward_stacked(x[:, None].expand(3, 5, 2, 32, 32))
+        z3 = net.forward_stacked(x[:, None].expand(3, 5, views, 32, 32))
     assert z.shape == (3, 5)
     torch.testing.assert_close(z, z2)
     torch.testing.assert_close(z, z3)
     # the numpy pooling used for training equals the network's own pooling
-    np.testing.assert_allclose(pool_images(ft.numpy(), dmt.numpy(), (32, 32)), x.numpy(),
-                               atol=1e-6)
+    pooled = pool_images(ft.numpy(), dmt.numpy(), net.arch)
+    np.testing.assert_allclose(pooled, x.numpy(), atol=1e-5)
+    if zoom:  # the zoom views are the central columns, pooled only in frequency / DM
+        plain = pool_images(ft.numpy(), dmt.numpy(), Architecture(zoom=zoom, centre_rows=False))
+        lo = 128 - zoom // 2
+        crop = ft.numpy()[:, :, lo:lo + zoom].reshape(3, 32, 8, 32, zoom // 32).mean(axis=(2, 4))
+        np.testing.assert_allclose(plain[:, 2], crop, atol=1e-6)
+
+
+def test_zoom_view_keeps_a_narrow_pulse() -> None:
+    """A one-sample pulse at the centre is 8x diluted in the full view, not in the zoom."""
+    ft = np.zeros((1, 256, 256), dtype=np.float32)
+    ft[:, :, 128] = 8.0
+    x = pool_images(ft, ft, Architecture(zoom=32, centre_rows=False))
+    assert x[0, 0].max() == pytest.approx(1.0) and x[0, 2].max() == pytest.approx(8.0)
+
+
+def test_centre_rows_removes_bandpass_stripes() -> None:
+    """Per-channel levels (what FETCH's whole-image normalisation leaves in ft) vanish; the
+    burst, local in time, stays."""
+    rng = np.random.default_rng(5)
+    burst = rng.standard_normal((2, 256, 256)).astype(np.float32)
+    burst[:, :, 126:130] += 2.0
+    striped = burst + rng.uniform(-20, 20, (2, 256, 1)).astype(np.float32)
+    arch = Architecture()
+    np.testing.assert_allclose(pool_images(striped, striped, arch),
+                               pool_images(burst, burst, arch), atol=1e-4)
+    plain = Architecture(centre_rows=False)
+    assert np.abs(pool_images(striped, striped, plain) - pool_images(burst, burst, plain)).max() > 1
 
 
 def test_members_are_independent() -> None:
@@ -79,6 +109,10 @@ def test_architecture_rejects_bad_sizes() -> None:
         Architecture(input_rows=24).validate()
     with pytest.raises(ValueError):
         Architecture(members=0).validate()
+    with pytest.raises(ValueError, match="zoom"):
+        Architecture(zoom=16).validate()  # narrower than the pooled input
+    with pytest.raises(ValueError, match="zoom"):
+        Architecture(zoom=96).validate()  # does not divide 256
 
 
 def test_ensemble_stats_and_bald() -> None:
@@ -149,7 +183,7 @@ def test_augment_is_seeded_and_keeps_shape() -> None:
 
 def _tiny_train(seed: int) -> EnsembleCNN:
     ft, dmt, y = toy_images(48, seed=0)
-    x = pool_images(ft, dmt, SMALL.input_shape)
+    x = pool_images(ft, dmt, SMALL)
     net, hist = train_ensemble(x, y, np.ones_like(y), TrainConfig(epochs=2, batch_size=16,
                                                                   seed=seed), SMALL)
     assert len(hist) == 2
@@ -166,7 +200,7 @@ def test_training_is_deterministic() -> None:
 
 def test_training_learns_toy_problem() -> None:
     ft, dmt, y = toy_images(160, seed=1)
-    x = pool_images(ft, dmt, SMALL.input_shape)
+    x = pool_images(ft, dmt, SMALL)
     net, _ = train_ensemble(x, y, np.ones_like(y), TrainConfig(epochs=6, batch_size=16), SMALL)
     ft2, dmt2, y2 = toy_images(60, seed=2)
     with torch.no_grad():
@@ -268,7 +302,7 @@ def test_train_command_end_to_end(tmp_path) -> None:
 
     with Workspace.open(ws) as w:
         n = len(w)
-        d = load_labelled(w, (32, 64))
+        d = load_labelled(w, m.config.architecture)
         assert len(d) == n and set(np.unique(d.targets)) == {0.0, 1.0}
     assert main(argv[:-2] + ["--members", "2", "-o", str(tmp_path / "m2")]) == 0
     with Workspace.open(ws) as w:

@@ -17,7 +17,8 @@ from frbtriage.model.network import Architecture, EnsembleCNN
 from frbtriage.model.train import TrainConfig, pool_images, train_ensemble
 from frbtriage.workspace import NewCandidate, Workspace
 
-SMALL = Architecture(input_size=16, input_rows=8, channels=(4, 8), hidden=8, members=3)
+SMALL = Architecture(input_size=16, input_rows=8, channels=(4, 8), hidden=8, members=3,
+                     zoom=64)
 
 
 def burst_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,7 +39,7 @@ def burst_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def toy_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small ensemble trained for a few seconds on :func:`burst_images`."""
     ft, dmt, y = burst_images(64, seed=0)
-    net, _ = train_ensemble(pool_images(ft, dmt, SMALL.input_shape), y, np.ones_like(y),
+    net, _ = train_ensemble(pool_images(ft, dmt, SMALL), y, np.ones_like(y),
                             TrainConfig(epochs=5, batch_size=16, seed=0), SMALL)
     out = tmp_path_factory.mktemp("toy_model")
     save_model(net, ModelConfig(temperature=1.0, training={"data": "burst_images"}), out)

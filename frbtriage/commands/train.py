@@ -33,6 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(a divisor of 256; default 32)")
     p.add_argument("--input-rows", type=int, default=32, metavar="R",
                    help="frequency / DM rows after pooling (a divisor of 256; default 32)")
+    p.add_argument("--zoom", type=int, default=None, metavar="Z",
+                   help="central time columns of each image given to the model as a second, "
+                        "finer view (a divisor of 256, >= --input-size; 0 = none; default 32 "
+                        "or --input-size if larger)")
     p.add_argument("--device", default=None,
                    help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--threads", type=int, default=None,
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.errors import InputError
     from frbtriage.model.config import update_metrics
     from frbtriage.model.data import (
-        EVAL_MIX,
+        EVAL_MIXES,
         EVAL_SEED_OFFSET,
         TRAIN_MIXES,
         load_labelled,
@@ -89,17 +93,18 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     arch = Architecture(members=args.members, input_size=args.input_size,
-                        input_rows=args.input_rows)
+                        input_rows=args.input_rows,
+                        zoom=max(32, args.input_size) if args.zoom is None else args.zoom)
     try:
         arch.validate()
     except ValueError as err:
-        raise InputError(None, f"--input-size/--input-rows: {err}") from err
+        raise InputError(None, f"--input-size/--input-rows/--zoom: {err}") from err
     say = print if sys.stderr.isatty() else (lambda _m: None)
     with Workspace.open_or_create(args.workspace) as ws:
         if args.simulate:
             simulate_and_prepare(ws, args.simulate, args.seed, minutes=args.sim_minutes,
                                  progress=say)
-        data = load_labelled(ws, arch.input_shape)
+        data = load_labelled(ws, arch)
         ws_path = str(ws.path)
     n_pos = int((data.targets >= 0.5).sum())
     if len(data) < 20 or n_pos < 5 or len(data) - n_pos < 5:
@@ -131,13 +136,14 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="frbtriage-eval-") as tmp, \
                 Workspace.create(Path(tmp) / "ws") as ews:
             simulate_and_prepare(ews, args.eval_simulate, args.seed + EVAL_SEED_OFFSET,
-                                 minutes=args.sim_minutes, mixes=(EVAL_MIX,), tag="eval",
+                                 minutes=args.sim_minutes, mixes=EVAL_MIXES, tag="eval",
                                  progress=say)
-            ev = load_labelled(ews, arch.input_shape)
+            ev = load_labelled(ews, arch)
         logits = predict_logits(network, ev.x, device=device)
         unseen = evaluate_logits(logits, ev.targets, config.temperature)
         unseen["simulation"] = {"observations": args.eval_simulate, "minutes": args.sim_minutes,
-                                "seeds": f"(seed + {EVAL_SEED_OFFSET})*1000 + i", "mix": EVAL_MIX}
+                                "seeds": f"(seed + {EVAL_SEED_OFFSET})*1000 + i",
+                                "mixes": list(EVAL_MIXES)}
         update_metrics(out, {"unseen_simulation": unseen})
         from frbtriage.model.calibration import ensemble_stats
 

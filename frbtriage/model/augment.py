@@ -1,21 +1,23 @@
 """Training-time augmentation of pooled candidate images.
 
-Works on a batch ``x`` of shape ``(n, 2, s, s)``: channel 0 is ``ft`` (row 0 = highest
-frequency, columns = time), channel 1 is ``dmt`` (rows = DM trials, columns = time), both
-already mean-pooled to the network's input size and in FETCH normalisation (median 0,
-std 1 at full resolution). Every draw comes from the ``torch.Generator`` passed in, so a
+Works on a batch ``x`` of shape ``(n, views, rows, cols)``: even channels are ``ft`` (row 0 =
+highest frequency, columns = time), odd ones ``dmt`` (rows = DM trials, columns = time), the
+full images first, then their zoom crops (:mod:`frbtriage.model.network`), all mean-pooled
+to the network's input size and in FETCH normalisation (median 0, std 1 at full
+resolution). Every draw comes from the ``torch.Generator`` passed in, so a
 seeded generator gives identical augmentations on every run.
 
 Augmentations, each applied to a random subset of the batch:
 
-* **time shift**: both images rolled by the same whole number of pooled time pixels
-  (candidates are not always perfectly centred);
+* **time shift**: every view rolled by the same whole number of its own pooled time pixels
+  (candidates are not always perfectly centred; a zoom pixel is finer, so its shift is
+  smaller);
 * **extra noise**: Gaussian noise with a random fraction of each image's own std
   (weaker bursts, different system temperature);
 * **masked channels**: random ``ft`` rows set to 0 (the normalised median), as RFI
-  flagging does, sometimes as one contiguous band;
+  flagging does, sometimes as one contiguous band (the same rows in every ``ft`` view);
 * **bandpass**: ``ft`` rows multiplied by a smooth random gain and given a smooth random
-  offset (imperfect bandpass calibration).
+  offset (imperfect bandpass calibration; the same in every ``ft`` view).
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def _pick(n: int, p: float, gen: torch.Generator, device: torch.device) -> torch
 
 def augment(x: torch.Tensor, gen: torch.Generator,
             cfg: AugmentConfig | None = None) -> torch.Tensor:
-    """Augmented copy of ``x`` ``(n, 2, s, s)``; random numbers drawn on the CPU from ``gen``."""
+    """Augmented copy of ``x`` ``(n, views, s, t)``; random numbers drawn on the CPU from
+    ``gen``."""
     cfg = cfg or AugmentConfig()
-    n, _, s, t = x.shape
+    n, v, s, t = x.shape
     dev = x.device
     out = x.clone()
     if n == 0:
@@ -63,7 +66,7 @@ def augment(x: torch.Tensor, gen: torch.Generator,
         shift = torch.randint(-cfg.max_shift, cfg.max_shift + 1, (n,), generator=gen)
         shift = torch.where(_pick(n, cfg.p_shift, gen, torch.device("cpu")), shift, 0).to(dev)
         idx = (torch.arange(t, device=dev)[None, :] - shift[:, None]) % t  # (n, t)
-        out = torch.gather(out, 3, idx[:, None, None, :].expand(n, 2, s, t))
+        out = torch.gather(out, 3, idx[:, None, None, :].expand(n, v, s, t))
 
     # bandpass: smooth gain and offset across frequency (ft only)
     sel = _pick(n, cfg.p_bandpass, gen, dev)
@@ -77,12 +80,12 @@ def augment(x: torch.Tensor, gen: torch.Generator,
                                         * b[:, 2:3] * torch.cos(2.3 * f))
     gain = torch.where(sel[:, None], gain.clamp_min(0.2), 1.0)
     offset = torch.where(sel[:, None], offset, 0.0)
-    out[:, 0] = out[:, 0] * gain[:, :, None] + offset[:, :, None]
+    out[:, 0::2] = out[:, 0::2] * gain[:, None, :, None] + offset[:, None, :, None]
 
     # extra noise, scaled to each image's std
     sel = _pick(n, cfg.p_noise, gen, dev)
     level = torch.rand(n, generator=gen).to(dev) * cfg.max_noise * sel
-    std = out.std(dim=(2, 3)).clamp_min(1e-6)  # (n, 2)
+    std = out.std(dim=(2, 3)).clamp_min(1e-6)  # (n, views)
     noise = torch.randn(out.shape, generator=gen).to(dev)
     out = out + noise * (level[:, None] * std)[:, :, None, None]
 
@@ -98,5 +101,5 @@ def augment(x: torch.Tensor, gen: torch.Generator,
     band_mask = (r >= lo) & (r < lo + width)
     scatter_mask = rows < frac[:, None]
     mask = torch.where(band[:, None], band_mask, scatter_mask).to(dev) & sel[:, None]
-    out[:, 0] = out[:, 0].masked_fill(mask[:, :, None], 0.0)
+    out[:, 0::2] = out[:, 0::2].masked_fill(mask[:, None, :, None], 0.0)
     return out

@@ -66,6 +66,7 @@ class ModelConfig:
                 "ft": [self.architecture.image_size, self.architecture.image_size],
                 "dmt": [self.architecture.image_size, self.architecture.image_size],
                 "pooled_to": list(self.architecture.input_shape),
+                "zoom_columns": self.architecture.zoom,
                 "normalisation": "each image median-subtracted and divided by its std (FETCH)",
             },
             "temperature": self.temperature,

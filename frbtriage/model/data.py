@@ -17,33 +17,52 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from frbtriage.model.network import Architecture
+
 log = logging.getLogger(__name__)
 
-#: Simulation settings for the training set, cycled over the observations: bursts boosted
-#: to 40/min so the classes are roughly balanced, RFI and noise-candidate rates varied, mostly
-#: 256 channels (like data_samples/chime_sim; preparing a high-DM 1024-channel candidate
-#: reads ~100x more samples), one mix in four at 1024 channels.
-TRAIN_MIXES: tuple[dict[str, Any], ...] = (
-    {"nchan": 256, "burst_rate": 40.0, "dm_range": (50.0, 800.0), "rfi_rate": 1.0,
-     "noise_rate": 20.0},
-    {"nchan": 256, "burst_rate": 40.0, "dm_range": (50.0, 800.0), "rfi_rate": 0.5,
-     "noise_rate": 40.0},
-    {"nchan": 256, "burst_rate": 40.0, "dm_range": (50.0, 1500.0), "rfi_rate": 2.0,
-     "noise_rate": 10.0},
-    {"nchan": 1024, "burst_rate": 40.0, "dm_range": (50.0, 500.0), "rfi_rate": 1.0,
-     "noise_rate": 20.0},
+def _rich_and_free(*mixes: dict[str, Any], noise_rich: float = 10.0) -> tuple[dict[str, Any], ...]:
+    """Each mix twice: burst-rich (40 bursts/min, ``noise_rich`` noise candidates/min) and
+    burst-free (no bursts; the mix's own RFI and noise rates).
+
+    Why both: a negative candidate's images must not hold a burst (``clean_negatives``: the
+    simulator redraws or drops those, see :mod:`frbtriage.simulate.search`), and at 40
+    bursts a minute most wide RFI candidates (windows of up to the whole file) would be
+    dropped. Burst-rich observations give the bursts (with RFI in their data), burst-free
+    ones the RFI and noise candidates, so classes stay roughly balanced and every label
+    matches its images.
+    """
+    out: list[dict[str, Any]] = []
+    for m in mixes:
+        out.append({**m, "burst_rate": 40.0, "noise_rate": noise_rich, "clean_negatives": True})
+        out.append({**m, "n_bursts": 0, "clean_negatives": True})
+    return tuple(out)
+
+
+#: Simulation settings for the training set, cycled over the observations: RFI and
+#: noise-candidate rates varied, mostly 256 channels (like data_samples/chime_sim; preparing
+#: a high-DM 1024-channel candidate reads ~100x more samples), one mix in four at 1024
+#: channels; each burst-rich and burst-free (:func:`_rich_and_free`).
+TRAIN_MIXES: tuple[dict[str, Any], ...] = _rich_and_free(
+    {"nchan": 256, "dm_range": (50.0, 800.0), "rfi_rate": 1.0, "noise_rate": 20.0},
+    {"nchan": 256, "dm_range": (50.0, 800.0), "rfi_rate": 0.5, "noise_rate": 40.0},
+    {"nchan": 256, "dm_range": (50.0, 1500.0), "rfi_rate": 2.0, "noise_rate": 10.0},
+    {"nchan": 1024, "dm_range": (50.0, 500.0), "rfi_rate": 1.0, "noise_rate": 20.0},
 )
 #: A mix the training never uses: other relative RFI rates, more persistent carriers, more
-#: dead channels, more noise candidates (for the "unseen simulations" evaluation).
-EVAL_MIX: dict[str, Any] = {
-    "nchan": 256, "burst_rate": 30.0, "dm_range": (50.0, 1000.0), "rfi_rate": 1.0,
-    "impulse_rate": 3.0, "narrowband_rate": 10.0, "drift_rate": 5.0, "n_persistent": 7,
-    "noise_rate": 30.0, "dead_fraction": 0.06,
-}
+#: dead channels, more noise candidates (for the "unseen simulations" evaluation); burst-rich
+#: and burst-free in turn, as in training.
+EVAL_MIXES: tuple[dict[str, Any], ...] = _rich_and_free(
+    {"nchan": 256, "dm_range": (50.0, 1000.0), "rfi_rate": 1.0, "impulse_rate": 3.0,
+     "narrowband_rate": 10.0, "drift_rate": 5.0, "n_persistent": 7, "noise_rate": 30.0,
+     "dead_fraction": 0.06},
+    noise_rich=15.0,
+)
 #: Seeds of evaluation simulations start here, far from any training seed.
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -52,7 +71,8 @@ EVAL_SEED_OFFSET = 1_000_003
 class LabelledSet:
     """Labelled candidates of a workspace, pooled for training.
 
-    ``ids`` (n,) candidate ids; ``x`` (n, 2, rows, cols) float32 pooled ft/dmt; ``targets`` (n,)
+    ``ids`` (n,) candidate ids; ``x`` (n, views, rows, cols) float32 pooled ft/dmt (and their
+    zoom crops, see :func:`frbtriage.model.train.pool_images`); ``targets`` (n,)
     float32 in [0, 1]; ``weights`` (n,) float32 (evidence behind each target).
     """
 
@@ -101,7 +121,7 @@ def simulate_and_prepare(ws: Any, n_obs: int, seed: int, *, minutes: float = 1.0
     return folders
 
 
-def load_labelled(ws: Any, shape: tuple[int, int] | int, *, ids: Sequence[int] | None = None,
+def load_labelled(ws: Any, arch: Architecture, *, ids: Sequence[int] | None = None,
                   chunk: int = 256,
                   soft_labels: dict[int, tuple[float, float]] | None = None) -> LabelledSet:
     """Pooled images, targets and weights of the labelled candidates of workspace ``ws``.
@@ -109,8 +129,10 @@ def load_labelled(ws: Any, shape: tuple[int, int] | int, *, ids: Sequence[int] |
     A candidate is labelled when its ``label`` column is 0 or 1 (target = label, weight 1)
     or when ``soft_labels`` maps its id to ``(target in [0, 1], weight > 0)`` (e.g. a vote
     fraction and the number of votes; overrides the label column). ``ids`` restricts the
-    set. Images are read ``chunk`` rows at a time in row order, so memory stays at
-    ``n * 2 * rows * cols * 4`` bytes plus one chunk of full images.
+    set. Images are pooled to the views that ``arch`` (an
+    :class:`frbtriage.model.network.Architecture`) takes. They are read ``chunk`` rows at a
+    time in row order, so memory stays at ``n * views * rows * cols * 4`` bytes plus one
+    chunk of full images.
     """
     from frbtriage.model.train import pool_images
 
@@ -132,11 +154,10 @@ def load_labelled(ws: Any, shape: tuple[int, int] | int, *, ids: Sequence[int] |
         weights.append(w)
     order = np.argsort(rows, kind="stable")
     rows_a = np.asarray(rows, dtype=np.int64)[order]
-    nr, nc = (shape, shape) if isinstance(shape, int) else shape
-    x = np.empty((len(rows_a), 2, nr, nc), dtype=np.float32)
+    x = np.empty((len(rows_a), arch.n_inputs, *arch.input_shape), dtype=np.float32)
     for lo in range(0, len(rows_a), chunk):
         ft, dmt = ws.images(rows_a[lo:lo + chunk])
-        x[lo:lo + chunk] = pool_images(ft, dmt, (nr, nc))
+        x[lo:lo + chunk] = pool_images(ft, dmt, arch)
     return LabelledSet(
         ids=np.asarray(cids, dtype=np.int64)[order], x=x,
         targets=np.asarray(targets, dtype=np.float32)[order],

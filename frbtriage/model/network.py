@@ -6,8 +6,16 @@ candidates a second):
 * Each image, ``ft`` (256 freq x 256 time) and ``dmt`` (256 DM x 256 time), is mean-pooled
   inside the model to ``input_rows`` x ``input_size`` (32 x 32 by default). FETCH images
   are already centred on the burst, so the pooled picture keeps the sweep and the DM bow-tie.
-* The two pooled images are stacked as two channels and go through one block per entry of
-  ``channels``:
+* With ``centre_rows`` each image first has every row's mean over time removed and is
+  divided by its overall std: FETCH normalises an image as a whole, so channel-to-channel
+  bandpass levels and persistent carriers stay in ``ft`` as horizontal stripes far
+  brighter than a faint burst; a burst is local in time and survives the centring.
+* Pooling 256 time samples to 32 averages a one-sample burst with 7 samples of noise, a
+  sqrt(8) loss of S/N that hides faint bursts. So a second *zoom* view of each image, its
+  central ``zoom`` time columns (32 by default, where FETCH puts the burst), is pooled to the
+  same shape: full resolution in time, the same rows. ``zoom = 0`` turns it off (v1 models).
+* The pooled views, ``(ft, dmt)`` then ``(ft zoom, dmt zoom)``, are stacked as channels and go
+  through one block per entry of ``channels``:
   3x3 convolution -> batch norm -> ReLU -> 2x2 max pool, then global average pooling and a
   small fully connected head that outputs one logit.
 * ``members`` independent networks form a deep ensemble. They run as *one* network with
@@ -40,6 +48,9 @@ class Architecture:
     (time keeps more resolution than frequency: a burst is narrow in time). ``channels``:
     conv output channels per member, one entry per block. ``hidden``: width of the per-member dense
     layer. ``members``: ensemble size. ``dropout``: dropout before the last layer.
+    ``zoom``: time columns of the central crop that forms the second view (0 = no zoom view;
+    otherwise at least ``input_size`` and a divisor of ``image_size``). ``centre_rows``:
+    remove each image row's mean over time and rescale to unit std before pooling.
     """
 
     image_size: int = IMAGE_SIZE
@@ -49,7 +60,9 @@ class Architecture:
     hidden: int = 32
     members: int = 5
     dropout: float = 0.1
-    name: str = field(default="frbtriage-ensemble-cnn-v1")
+    zoom: int = 32
+    centre_rows: bool = True
+    name: str = field(default="frbtriage-ensemble-cnn-v2")
 
     def validate(self) -> None:
         """Raise ``ValueError`` for impossible combinations."""
@@ -62,6 +75,9 @@ class Architecture:
             raise ValueError("members, hidden and channels must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+        if self.zoom and (self.zoom < self.input_size or self.image_size % self.zoom):
+            raise ValueError(f"zoom {self.zoom} must be 0, or >= input_size {self.input_size} "
+                             f"and divide image_size {self.image_size}")
 
     @property
     def rows(self) -> int:
@@ -72,6 +88,11 @@ class Architecture:
     def input_shape(self) -> tuple[int, int]:
         """``(rows, time)`` of each pooled image."""
         return (self.rows, self.input_size)
+
+    @property
+    def n_inputs(self) -> int:
+        """Pooled images per candidate: ft and dmt, twice with the zoom view."""
+        return 4 if self.zoom else 2
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
@@ -84,6 +105,8 @@ class Architecture:
             "hidden": self.hidden,
             "members": self.members,
             "dropout": self.dropout,
+            "zoom": self.zoom,
+            "centre_rows": self.centre_rows,
         }
 
     @classmethod
@@ -97,6 +120,8 @@ class Architecture:
             hidden=int(d["hidden"]),
             members=int(d["members"]),
             dropout=float(d["dropout"]),
+            zoom=int(d.get("zoom", 0)),
+            centre_rows=bool(d.get("centre_rows", False)),
             name=str(d.get("name", "frbtriage-ensemble-cnn-v1")),
         )
         arch.validate()
@@ -106,9 +131,9 @@ class Architecture:
 class EnsembleCNN(nn.Module):
     """Deep ensemble of ``arch.members`` small CNNs run as one grouped network.
 
-    Input: ``ft`` and ``dmt`` of shape ``(batch, image_size, image_size)`` (or already pooled
-    to ``(batch, input_size, input_size)``), float32, median-subtracted and std-normalised.
-    Output: logits ``(batch, members)``.
+    Input: ``ft`` and ``dmt`` of shape ``(batch, S, S)`` (``S`` = ``image_size`` for stored
+    images), float32, median-subtracted and std-normalised. Output: logits
+    ``(batch, members)``.
     """
 
     def __init__(self, arch: Architecture | None = None) -> None:
@@ -117,7 +142,7 @@ class EnsembleCNN(nn.Module):
         self.arch.validate()
         k = self.arch.members
         blocks: list[nn.Module] = []
-        c_in = 2 * k  # two images per member
+        c_in = self.arch.n_inputs * k  # pooled views per member
         for c in self.arch.channels:
             blocks += [
                 nn.Conv2d(c_in, c * k, kernel_size=3, padding=1, groups=k, bias=False),
@@ -133,27 +158,35 @@ class EnsembleCNN(nn.Module):
         self.fc2 = nn.Conv1d(self.arch.hidden * k, k, kernel_size=1, groups=k)
 
     def pool(self, img: torch.Tensor) -> torch.Tensor:
-        """Mean-pool ``(batch, S, S)`` images to ``(batch, rows, input_size)``."""
-        shape = self.arch.input_shape
-        if tuple(img.shape[-2:]) == shape:
-            return img
-        return F.adaptive_avg_pool2d(img.unsqueeze(1), shape).squeeze(1)
+        """Mean-pool ``(batch, S, T)`` images to ``(batch, rows, input_size)``."""
+        return F.adaptive_avg_pool2d(img.unsqueeze(1), self.arch.input_shape).squeeze(1)
 
     def stack(self, ft: torch.Tensor, dmt: torch.Tensor) -> torch.Tensor:
-        """Pool both images and stack them to ``(batch, 2, rows, input_size)``."""
-        return torch.stack([self.pool(ft), self.pool(dmt)], dim=1)
+        """The pooled views ``(batch, n_inputs, rows, input_size)`` of ``(batch, S, S)``
+        images: ``ft``, ``dmt``, then (with ``zoom``) their central ``zoom * S /
+        image_size`` time columns."""
+        if self.arch.centre_rows:
+            ft, dmt = centre_rows(ft), centre_rows(dmt)
+        views = [self.pool(ft), self.pool(dmt)]
+        if self.arch.zoom:
+            size = ft.shape[-1]
+            z = self.arch.zoom * size // self.arch.image_size
+            c0 = (size - z) // 2
+            views += [self.pool(ft[..., c0:c0 + z]), self.pool(dmt[..., c0:c0 + z])]
+        return torch.stack(views, dim=1)
 
     def forward_stacked(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, members)`` from pooled inputs.
+        """Logits ``(batch, members)`` from pooled views (see :meth:`stack`).
 
-        ``x`` is ``(batch, 2, rows, time)`` (the same images for every member) or
-        ``(batch, members, 2, rows, time)`` (per-member inputs, e.g. differently augmented).
+        ``x`` is ``(batch, n_inputs, rows, time)`` (the same views for every member) or
+        ``(batch, members, n_inputs, rows, time)`` (per-member inputs, e.g. differently
+        augmented).
         """
         k = self.arch.members
         if x.dim() == 4:
             x = x.repeat(1, k, 1, 1)
         else:
-            x = x.reshape(x.shape[0], 2 * k, x.shape[-2], x.shape[-1])
+            x = x.reshape(x.shape[0], self.arch.n_inputs * k, x.shape[-2], x.shape[-1])
         h = self.features(x)
         h = h.mean(dim=(2, 3)).unsqueeze(-1)  # (batch, C*k, 1)
         h = self.drop(F.relu(self.fc1(h)))
@@ -162,6 +195,13 @@ class EnsembleCNN(nn.Module):
     def forward(self, ft: torch.Tensor, dmt: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, members)`` for images ``ft``, ``dmt`` of shape ``(batch, S, S)``."""
         return self.forward_stacked(self.stack(ft, dmt))
+
+
+def centre_rows(img: torch.Tensor) -> torch.Tensor:
+    """``(batch, rows, time)`` images with each row's mean over time removed, divided by each
+    image's std (floored at 1e-6)."""
+    img = img - img.mean(dim=-1, keepdim=True)
+    return img / img.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
 
 
 def expected_state_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:

@@ -3,7 +3,8 @@
 The workspace side (simulate -> prepare -> load arrays + labels) lives in
 :mod:`frbtriage.commands.train`; this module only sees arrays:
 
-* ``x``: ``(n, 2, rows, cols)`` float32, pooled ``ft`` and ``dmt`` (see :func:`pool_images`);
+* ``x``: ``(n, views, rows, cols)`` float32, pooled ``ft`` and ``dmt`` and, with the zoom
+  view, their pooled central crops (see :func:`pool_images`);
 * ``targets``: ``(n,)`` float32 in [0, 1], the probability that the candidate is
   astrophysical: 0/1 for simulations and hand labels, a vote fraction for volunteer votes;
 * ``weights``: ``(n,)`` float32 >= 0, how much evidence stands behind the target (1 for a
@@ -44,7 +45,7 @@ from frbtriage.model.augment import AugmentConfig, augment
 from frbtriage.model.calibration import ensemble_stats, fit_temperature
 from frbtriage.model.config import ModelConfig, save_model
 from frbtriage.model.metrics import evaluate, plot_evaluation
-from frbtriage.model.network import Architecture, EnsembleCNN
+from frbtriage.model.network import IMAGE_SIZE, Architecture, EnsembleCNN
 
 log = logging.getLogger(__name__)
 
@@ -84,24 +85,44 @@ def pick_device(requested: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def pool_images(ft: np.ndarray, dmt: np.ndarray, shape: tuple[int, int] | int) -> np.ndarray:
-    """Mean-pool ``ft``, ``dmt`` ``(n, S, S)`` to ``(n, 2, rows, cols)`` float32.
+def pool_images(ft: np.ndarray, dmt: np.ndarray, arch: Architecture) -> np.ndarray:
+    """The pooled views of ``ft``, ``dmt`` ``(n, S, S)`` that ``arch``'s network sees:
+    ``(n, arch.n_inputs, rows, cols)`` float32, i.e. ``ft`` and ``dmt`` mean-pooled to
+    ``arch.input_shape`` and, with ``arch.zoom``, their central ``zoom * S / 256`` time
+    columns pooled to the same shape; with ``arch.centre_rows`` each image's rows are first
+    centred and the image scaled to unit std (see :mod:`frbtriage.model.network`).
 
-    ``shape`` is ``(rows, cols)`` (an int means square); both must divide ``S``. The result
-    equals what :meth:`EnsembleCNN.stack` computes inside the network.
+    Rows and columns must divide ``S`` (columns also the zoom crop). The result equals what
+    :meth:`EnsembleCNN.stack` computes inside the network.
     """
-    rows, cols = (shape, shape) if isinstance(shape, int) else shape
+    rows, cols = arch.input_shape
     ft = np.asarray(ft, dtype=np.float32)
     dmt = np.asarray(dmt, dtype=np.float32)
     n, size = ft.shape[0], ft.shape[-1]
-    if size % rows or size % cols or ft.shape[1:] != (size, size) or dmt.shape != ft.shape:
-        raise ValueError(f"images must be (n, S, S) with S a multiple of {rows} and {cols}, "
+    z = arch.zoom * size // IMAGE_SIZE
+    if (size % rows or size % cols or ft.shape[1:] != (size, size) or dmt.shape != ft.shape
+            or (arch.zoom and (z < cols or z % cols))):
+        raise ValueError(f"images must be (n, S, S) with S a multiple of {rows} and {cols} "
+                         f"(and a zoom crop of {z} columns a multiple of {cols}), "
                          f"got {ft.shape} and {dmt.shape}")
-    fr, fc = size // rows, size // cols
-    out = np.empty((n, 2, rows, cols), dtype=np.float32)
-    for c, img in enumerate((ft, dmt)):
+    if arch.centre_rows:
+        ft, dmt = _centre_rows(ft), _centre_rows(dmt)
+    views = [ft, dmt]
+    if arch.zoom:
+        c0 = (size - z) // 2
+        views += [ft[..., c0:c0 + z], dmt[..., c0:c0 + z]]
+    out = np.empty((n, len(views), rows, cols), dtype=np.float32)
+    for c, img in enumerate(views):
+        fr, fc = img.shape[1] // rows, img.shape[2] // cols
         out[:, c] = img.reshape(n, rows, fr, cols, fc).mean(axis=(2, 4))
     return out
+
+
+def _centre_rows(img: np.ndarray) -> np.ndarray:
+    """numpy twin of :func:`frbtriage.model.network.centre_rows` (float64 sums)."""
+    out = img - img.mean(axis=-1, keepdims=True, dtype=np.float64)
+    std = out.std(axis=(-2, -1), keepdims=True, ddof=1).clip(min=1e-6)
+    return (out / std).astype(np.float32)
 
 
 def split_indices(targets: np.ndarray, seed: int, calib_fraction: float,
@@ -138,7 +159,7 @@ def weighted_bce_loss(logits: torch.Tensor, targets: torch.Tensor,
 @torch.inference_mode()
 def predict_logits(network: EnsembleCNN, x: np.ndarray | torch.Tensor, batch_size: int = 512,
                    device: torch.device | str = "cpu") -> np.ndarray:
-    """Logits ``(n, members)`` float32 for pooled inputs ``x`` ``(n, 2, s, s)``."""
+    """Logits ``(n, members)`` float32 for pooled views ``x`` ``(n, n_inputs, rows, cols)``."""
     dev = torch.device(device)
     network.eval().to(dev)
     xt = torch.as_tensor(x)
@@ -155,11 +176,12 @@ def predict_logits(network: EnsembleCNN, x: np.ndarray | torch.Tensor, batch_siz
 def train_ensemble(x: np.ndarray, targets: np.ndarray, weights: np.ndarray,
                    cfg: TrainConfig, arch: Architecture | None = None,
                    progress: bool = False) -> tuple[EnsembleCNN, list[dict[str, float]]]:
-    """Train a fresh :class:`EnsembleCNN` on ``x (n, 2, s, s)``; returns it (eval mode) and
-    the per-epoch history (mean training loss, seconds)."""
+    """Train a fresh :class:`EnsembleCNN` on pooled views ``x (n, n_inputs, rows, cols)``;
+    returns it (eval mode) and the per-epoch history (mean training loss, seconds)."""
     arch = arch or Architecture()
-    if x.ndim != 4 or x.shape[1] != 2 or x.shape[2:] != arch.input_shape:
-        raise ValueError(f"x must be (n, 2, {arch.rows}, {arch.input_size}), got {x.shape}")
+    want = (arch.n_inputs, *arch.input_shape)
+    if x.ndim != 4 or x.shape[1:] != want:
+        raise ValueError(f"x must be (n, {', '.join(map(str, want))}), got {x.shape}")
     if len(x) == 0:
         raise ValueError("no training candidates")
     dev = torch.device(cfg.device)
