@@ -45,12 +45,29 @@ def _sample_dir(given: str | None):  # noqa: ANN202 - returns Path
     raise InputError(candidates[0], "no obs.fil here; pass --sample DIR or --simulate")
 
 
-def _label(row) -> str:  # noqa: ANN001 - TruthRow | None
-    if row is None:
-        return "noise / unmatched"
-    if row.kind == "burst":
+def _label(row, held: list[tuple[int, float]]) -> str:  # noqa: ANN001 - TruthRow | None
+    """What the truth says a candidate is; ``held``: (id, S/N) of the bursts its images also
+    hold, brightest first."""
+    if row is not None and row.kind == "burst":
         return f"BURST #{row.id} (DM {row.dm:.0f}, S/N {row.snr:.0f})"
-    return row.kind.replace("rfi_", "RFI ")
+    what = "noise / unmatched" if row is None else row.kind.replace("rfi_", "RFI ")
+    if held:
+        (bid, snr), more = held[0], len(held) - 1
+        what += (f" (images hold BURST #{bid} at S/N ~{snr:.0f}"
+                 + (f" and {more} fainter" if more else "") + ")")
+    return what
+
+
+def _held_bursts(bursts: list, rec, freqs, tsamp: float) -> list[tuple[int, float]]:  # noqa: ANN001
+    """(id, S/N) of the injected ``bursts`` that show in candidate ``rec``'s ft/dmt images at
+    S/N >= 3 (:func:`frbtriage.simulate.search.trace_snrs_in_images`), brightest first."""
+    from frbtriage.simulate.search import CLEAN_SNR, Detection, Trace, trace_snrs_in_images
+
+    traces = [Trace(b.time_s, b.dm, b.width_samples * tsamp, b.snr) for b in bursts]
+    det = Detection(snr=rec.snr, stime=rec.tcand, dm=rec.dm, width=int(rec.width))
+    snrs = trace_snrs_in_images(det, traces, freqs, tsamp)
+    held = [(b.id, float(s)) for b, s in zip(bursts, snrs, strict=True) if s >= CLEAN_SNR]
+    return sorted(held, key=lambda h: -h[1])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,29 +130,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"      {summary}")
         print("[4/5] scoring with the shipped model ...")
         model = load_model(None, device=pick_device(args.device))
-        n = score_workspace(ws, model, ids=summary.ids)
+        # this search's candidates, whether added now or by an earlier run into DIR
+        keys = {(str(fil.resolve()), db.tcand_key(c.tcand), db.dm_key(c.dm), int(c.width))
+                for c in cands}
+        ids = [r.id for r in ws.candidates() if r.key() in keys]
+        n = score_workspace(ws, model, ids=ids)
         with ws.session() as s:
-            scores = {r.candidate_id: r for r in db.read_scores(s, model.version, summary.ids)}
-        recs = ws.candidates(summary.ids)
+            scores = {r.candidate_id: r for r in db.read_scores(s, model.version, ids)}
+        recs = ws.candidates(ids)
         print(f"      {n} newly scored by model {model.version}")
 
     ranked = sorted(recs, key=lambda r: -scores[r.id].p_astro)
+    labels = {r.id: _label(match_truth(truth, r.tcand, r.dm, r.width, h.tsamp),
+                           _held_bursts(bursts, r, h.freqs, h.tsamp)) for r in ranked}
     with open(out / "ranked.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["tcand", "dm", "width", "snr", "p_astro", "p_std", "bald", "truth"])
         for r in ranked:
             sc = scores[r.id]
             w.writerow([f"{r.tcand:.6f}", f"{r.dm:.2f}", r.width, f"{r.snr:.2f}",
-                        f"{sc.p_astro:.4f}", f"{sc.p_std:.4f}", f"{sc.bald:.4f}",
-                        _label(match_truth(truth, r.tcand, r.dm, r.width, h.tsamp))])
+                        f"{sc.p_astro:.4f}", f"{sc.p_std:.4f}", f"{sc.bald:.4f}", labels[r.id]])
     print(f"[5/5] top {min(args.top, len(ranked))} of {len(ranked)} by p_astro "
           f"(all in {out / 'ranked.csv'}):")
     print(f"      {'tcand s':>8} {'DM':>7} {'width':>5} {'S/N':>6} {'p_astro':>7} "
           f"{'± std':>6} {'BALD':>6}  truth")
     for r in ranked[: args.top]:
         sc = scores[r.id]
-        row = match_truth(truth, r.tcand, r.dm, r.width, h.tsamp)
         print(f"      {r.tcand:8.3f} {r.dm:7.1f} {r.width:5d} {r.snr:6.1f} {sc.p_astro:7.3f} "
-              f"{sc.p_std:6.3f} {sc.bald:6.3f}  {_label(row)}")
+              f"{sc.p_std:6.3f} {sc.bald:6.3f}  {labels[r.id]}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -94,7 +94,16 @@ class Trace:
 
 
 def snr_in_images(det: Detection, traces: list[Trace], layout: Layout) -> float:
-    """Largest S/N that any of ``traces`` has inside the ``ft`` or ``dmt`` image of ``det``.
+    """Largest S/N that any of ``traces`` has inside the ``ft`` or ``dmt`` image of ``det``
+    (0 without traces); see :func:`trace_snrs_in_images`."""
+    snrs = trace_snrs_in_images(det, traces, layout.freqs, layout.tsamp)
+    return float(snrs.max()) if snrs.size else 0.0
+
+
+def trace_snrs_in_images(det: Detection, traces: list[Trace], freqs_mhz: NDArray,
+                         tsamp: float) -> NDArray[np.float64]:
+    """S/N ``(len(traces),)`` that each trace has inside the ``ft`` or ``dmt`` image of
+    ``det``, in a file of channels ``freqs_mhz`` ``(nchan,)`` and samples of ``tsamp`` s.
 
     The images span ``256 * decim`` samples centred on ``det.stime`` (``decim`` =
     ``max(1, width // 2)``, FETCH), ``ft`` dedispersed at ``det.dm``, ``dmt`` at DMs
@@ -110,11 +119,11 @@ def snr_in_images(det: Detection, traces: list[Trace], layout: Layout) -> float:
       uniform smear: it overstates the late, low-frequency end of a sweep, so errs on the
       side of calling a window unclean).
 
-    Returns 0 when there are no traces. Units: seconds, pc cm^-3.
+    Units: seconds, pc cm^-3.
     """
     if not traces:
-        return 0.0
-    pixel = max(1, det.width // 2) * layout.tsamp
+        return np.zeros(0)
+    pixel = max(1, det.width // 2) * tsamp
     half = _IMAGE_SAMPLES * pixel / 2
     lo_w, hi_w = det.stime - half, det.stime + half
     t = np.array([(tr.time_s, tr.dm, tr.width_s, tr.snr) for tr in traces])
@@ -122,7 +131,7 @@ def snr_in_images(det: Detection, traces: list[Trace], layout: Layout) -> float:
     wb = np.maximum(width, pixel)
     snr = snr * np.sqrt(width / wb)
     # ft: per-channel arrival of each burst in the data dedispersed at det.dm
-    k = delay_seconds(1.0, layout.freqs)[None, :]  # (1, nchan) s per unit DM
+    k = delay_seconds(1.0, freqs_mhz)[None, :]  # (1, nchan) s per unit DM
     arrive = tb + (dmb - det.dm) * k
     inside = np.clip(np.minimum(arrive + wb / 2, hi_w) - np.maximum(arrive - wb / 2, lo_w),
                      0.0, None) / wb  # fraction of each channel's pulse in the window
@@ -131,12 +140,12 @@ def snr_in_images(det: Detection, traces: list[Trace], layout: Layout) -> float:
     trials = np.linspace(0.0, 2.0 * det.dm, _DMT_TRIALS)[None, :]
     dms = np.concatenate([np.broadcast_to(trials, (len(traces), _DMT_TRIALS)),
                           np.clip(dmb, 0.0, 2.0 * det.dm)], axis=1)
-    shift = (dmb - dms) * layout.sweep(1.0)
+    shift = (dmb - dms) * float(k.max() - k.min())
     a = tb + np.minimum(shift, 0.0) - wb / 2
     b = tb + np.maximum(shift, 0.0) + wb / 2
     overlap = np.clip(np.minimum(b, hi_w) - np.maximum(a, lo_w), 0.0, None)
     dmt = snr * np.sqrt(wb * overlap) / (b - a)
-    return float(max(ft.max(), dmt.max()))
+    return np.maximum(ft, dmt.max(axis=1))
 
 
 def capped(block: PulseBlock, headroom: NDArray) -> PulseBlock:
