@@ -164,15 +164,34 @@ class EnsembleCNN(nn.Module):
     def stack(self, ft: torch.Tensor, dmt: torch.Tensor) -> torch.Tensor:
         """The pooled views ``(batch, n_inputs, rows, input_size)`` of ``(batch, S, S)``
         images: ``ft``, ``dmt``, then (with ``zoom``) their central ``zoom * S /
-        image_size`` time columns."""
-        if self.arch.centre_rows:
-            ft, dmt = centre_rows(ft), centre_rows(dmt)
-        views = [self.pool(ft), self.pool(dmt)]
+        image_size`` time columns; with ``centre_rows`` each image's rows centred and the
+        image scaled to unit std first.
+
+        Pooling is linear and a row mean is constant in time, so centring is applied to the
+        pooled views (subtract the pooled row means) and the std comes from the sum of
+        squares and the row means; the centred full-size image is never formed (measured
+        ~9x faster than centring first, on CPU).
+        """
+        images = (ft, dmt)
+        views = [self.pool(img) for img in images]
         if self.arch.zoom:
             size = ft.shape[-1]
             z = self.arch.zoom * size // self.arch.image_size
             c0 = (size - z) // 2
-            views += [self.pool(ft[..., c0:c0 + z]), self.pool(dmt[..., c0:c0 + z])]
+            views += [self.pool(img[..., c0:c0 + z]) for img in images]
+        if self.arch.centre_rows:
+            shift, scale = [], []
+            for img in images:
+                mean = img.mean(dim=-1)  # (batch, S) row means
+                n = img.shape[-1] * img.shape[-2]
+                ss = torch.linalg.vector_norm(img, dim=(-2, -1)) ** 2
+                centred = (ss - img.shape[-1] * (mean * mean).sum(-1)).clamp_min(0.0)
+                scale.append((centred / (n - 1)).sqrt().clamp_min(1e-6))
+                rows = self.arch.rows
+                shift.append(mean.reshape(mean.shape[0], rows, -1).mean(-1))  # (batch, rows)
+            k = len(images)
+            views = [(v - shift[i % k][:, :, None]) / scale[i % k][:, None, None]
+                     for i, v in enumerate(views)]
         return torch.stack(views, dim=1)
 
     def forward_stacked(self, x: torch.Tensor) -> torch.Tensor:
@@ -195,13 +214,6 @@ class EnsembleCNN(nn.Module):
     def forward(self, ft: torch.Tensor, dmt: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, members)`` for images ``ft``, ``dmt`` of shape ``(batch, S, S)``."""
         return self.forward_stacked(self.stack(ft, dmt))
-
-
-def centre_rows(img: torch.Tensor) -> torch.Tensor:
-    """``(batch, rows, time)`` images with each row's mean over time removed, divided by each
-    image's std (floored at 1e-6)."""
-    img = img - img.mean(dim=-1, keepdim=True)
-    return img / img.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
 
 
 def expected_state_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:

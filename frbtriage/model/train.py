@@ -119,7 +119,8 @@ def pool_images(ft: np.ndarray, dmt: np.ndarray, arch: Architecture) -> np.ndarr
 
 
 def _centre_rows(img: np.ndarray) -> np.ndarray:
-    """numpy twin of :func:`frbtriage.model.network.centre_rows` (float64 sums)."""
+    """Rows of ``(n, S, T)`` images centred, each image scaled to unit std (float64 sums):
+    the plain reference for :meth:`frbtriage.model.network.EnsembleCNN.stack`."""
     out = img - img.mean(axis=-1, keepdims=True, dtype=np.float64)
     std = out.std(axis=(-2, -1), keepdims=True, ddof=1).clip(min=1e-6)
     return (out / std).astype(np.float32)
