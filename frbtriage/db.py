@@ -14,6 +14,7 @@ workspace). Column types are portable: floats, integers, strings, timestamps in 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -61,6 +62,15 @@ def tcand_key(tcand: float) -> int:
 def dm_key(dm: float) -> int:
     """``dm`` (pc cm^-3) rounded to 0.01, as the integer used in the unique key."""
     return int(round(float(dm) * DM_KEY_SCALE))
+
+
+#: The duplicate key of a candidate: (absolute file path, tcand_key, dm_key, width).
+CandidateKey = tuple[str, int, int, int]
+
+
+def candidate_key(file: str, tcand: float, dm: float, width: int) -> CandidateKey:
+    """The duplicate key ``(absolute file path, tcand_key, dm_key, width)`` of a candidate."""
+    return (os.path.abspath(file), tcand_key(tcand), dm_key(dm), int(width))
 
 
 class Base(DeclarativeBase):
@@ -239,15 +249,23 @@ def next_row(session: Session) -> int:
     return 0 if top is None else int(top) + 1
 
 
-def existing_keys(session: Session, files: Iterable[str]) -> set[tuple[str, int, int, int]]:
-    """Duplicate keys ``(file, tcand_key, dm_key, width)`` already stored for ``files``."""
+def stored_ids(session: Session, files: Iterable[str]) -> dict[CandidateKey, int]:
+    """Ids of the candidates stored for ``files`` (absolute paths), by duplicate key
+    ``(file, tcand_key, dm_key, width)``."""
     files = sorted(set(files))
-    out: set[tuple[str, int, int, int]] = set()
+    out: dict[CandidateKey, int] = {}
     for i in range(0, len(files), 500):
         q = select(CandidateRecord.file, CandidateRecord.tcand_key, CandidateRecord.dm_key,
-                   CandidateRecord.width).where(CandidateRecord.file.in_(files[i : i + 500]))
-        out.update((f, int(t), int(d), int(w)) for f, t, d, w in session.execute(q))
+                   CandidateRecord.width, CandidateRecord.id).where(
+                       CandidateRecord.file.in_(files[i : i + 500]))
+        out.update({(f, int(t), int(d), int(w)): int(cid)
+                    for f, t, d, w, cid in session.execute(q)})
     return out
+
+
+def existing_keys(session: Session, files: Iterable[str]) -> set[tuple[str, int, int, int]]:
+    """Duplicate keys ``(file, tcand_key, dm_key, width)`` already stored for ``files``."""
+    return set(stored_ids(session, files))
 
 
 def register_model(session: Session, version: str, *, path: str = "", sha256: str = "",

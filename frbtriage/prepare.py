@@ -530,7 +530,7 @@ def prepare_candidates(
     for f, group in by_file.items():
         fresh = []
         for c in sorted(group, key=lambda c: (c.tcand, c.dm, c.width)):
-            key = (f, db.tcand_key(c.tcand), db.dm_key(c.dm), int(c.width))
+            key = db.candidate_key(f, c.tcand, c.dm, c.width)
             if key in known:
                 summary.already += 1
             else:

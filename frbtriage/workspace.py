@@ -31,7 +31,7 @@ import fcntl
 import logging
 import os
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,7 +92,7 @@ class NewCandidate:
 
     def key(self) -> tuple[str, int, int, int]:
         """The duplicate key ``(file, tcand_key, dm_key, width)`` of the database."""
-        return (self.file, db.tcand_key(self.tcand), db.dm_key(self.dm), int(self.width))
+        return db.candidate_key(self.file, self.tcand, self.dm, self.width)
 
 
 class Workspace:
@@ -281,6 +281,14 @@ class Workspace:
         """Duplicate keys already stored for candidates of ``files`` (absolute paths)."""
         with self.session() as s:
             return db.existing_keys(s, files)
+
+    def ids_of(self, keys: Iterable[db.CandidateKey]) -> dict[db.CandidateKey, int]:
+        """Ids of the stored candidates among duplicate ``keys`` (:func:`db.candidate_key`),
+        by key; keys not stored are left out."""
+        keys = set(keys)
+        with self.session() as s:
+            stored = db.stored_ids(s, {k[0] for k in keys})
+        return {k: cid for k, cid in stored.items() if k in keys}
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager

@@ -36,3 +36,7 @@ def test_demo_finds_and_ranks_the_sample_bursts(tmp_path, samples_dir, capsys) -
         if not r["truth"].startswith("BURST") and float(r["p_astro"]) >= 0.5:
             m = re.search(r"images hold BURST #\d+ at S/N ~(\d+)", r["truth"])
             assert m and int(m.group(1)) >= 10, r
+    # a re-run into the same folder finds the stored candidates and ranks them again
+    assert cli.main(["demo", "--out", str(out), "--sample", str(samples_dir / "chime_sim")]) == 0
+    with open(out / "ranked.csv", newline="") as fh:
+        assert list(csv.DictReader(fh)) == ranked

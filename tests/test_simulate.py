@@ -503,8 +503,7 @@ def test_clean_negatives_keep_bursts_out_of_negative_images(tmp_path: Path) -> N
         res = simulate_observation(tmp_path / str(clean), minutes=0.5, nchan=64, seed=11,
                                    burst_rate=40.0, dm_range=(50.0, 500.0),
                                    clean_negatives=clean)
-        traces = [Trace(r.time_s, r.dm, r.width_samples * res.layout.tsamp, r.snr)
-                  for r in res.truth if r.kind == "burst"]
+        traces = [Trace.from_truth(r, res.layout.tsamp) for r in res.truth if r.kind == "burst"]
         negs = [c for c in res.candidates if c.label == 0]
         assert negs and len(traces) == 20
         return np.array([snr_in_images(Detection(c.snr, c.stime, c.dm, 2 ** int(c.width)),

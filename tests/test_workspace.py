@@ -42,6 +42,19 @@ def test_create_append_reopen(tmp_path):
         np.testing.assert_array_equal(ws2.images([3, 0])[0], ft[[3, 0]])
 
 
+def test_ids_of_finds_stored_candidates_by_key(tmp_path):
+    """``ids_of`` maps duplicate keys (rounded tcand/dm, absolute file) to stored ids and
+    leaves out keys that are not stored."""
+    with Workspace.create(tmp_path / "ws") as ws:
+        cands, ft, dmt = _batch(3)
+        ids = ws.append(cands, ft, dmt)
+        keys = [db.candidate_key(c.file, c.tcand + 2e-5, c.dm + 1e-3, c.width) for c in cands]
+        missing = db.candidate_key("/data/b.fil", 1.0, 100.0, 4)
+        wider = db.candidate_key("/data/a.fil", 1.0, 100.0, 8)
+        assert ws.ids_of(keys + [missing, wider]) == dict(zip(keys, ids, strict=True))
+        assert ws.ids_of([]) == {}
+
+
 def test_duplicates_add_nothing(tmp_path):
     ws = Workspace.create(tmp_path / "ws")
     cands, ft, dmt = _batch(3)

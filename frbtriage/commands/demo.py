@@ -58,12 +58,13 @@ def _label(row, held: list[tuple[int, float]]) -> str:  # noqa: ANN001 - TruthRo
     return what
 
 
-def _held_bursts(bursts: list, rec, freqs, tsamp: float) -> list[tuple[int, float]]:  # noqa: ANN001
-    """(id, S/N) of the injected ``bursts`` that show in candidate ``rec``'s ft/dmt images at
-    S/N >= 3 (:func:`frbtriage.simulate.search.trace_snrs_in_images`), brightest first."""
-    from frbtriage.simulate.search import CLEAN_SNR, Detection, Trace, trace_snrs_in_images
+def _held_bursts(bursts: list, traces: list, rec, freqs, tsamp: float  # noqa: ANN001
+                 ) -> list[tuple[int, float]]:
+    """(id, S/N) of the injected ``bursts`` (truth rows, with their ``traces``) that show in
+    candidate ``rec``'s ft/dmt images at S/N >= 3
+    (:func:`frbtriage.simulate.search.trace_snrs_in_images`), brightest first."""
+    from frbtriage.simulate.search import CLEAN_SNR, Detection, trace_snrs_in_images
 
-    traces = [Trace(b.time_s, b.dm, b.width_samples * tsamp, b.snr) for b in bursts]
     det = Detection(snr=rec.snr, stime=rec.tcand, dm=rec.dm, width=int(rec.width))
     snrs = trace_snrs_in_images(det, traces, freqs, tsamp)
     held = [(b.id, float(s)) for b, s in zip(bursts, snrs, strict=True) if s >= CLEAN_SNR]
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.prepare import prepare_candidates
     from frbtriage.search import SearchConfig, SearchStats, search_file
     from frbtriage.simulate import read_truth_csv, simulate_observation
+    from frbtriage.simulate.search import Trace
     from frbtriage.simulate.truth import burst_matches, match_truth
     from frbtriage.workspace import Workspace
 
@@ -131,9 +133,8 @@ def run(args: argparse.Namespace) -> int:
         print("[4/5] scoring with the shipped model ...")
         model = load_model(None, device=pick_device(args.device))
         # this search's candidates, whether added now or by an earlier run into DIR
-        keys = {(str(fil.resolve()), db.tcand_key(c.tcand), db.dm_key(c.dm), int(c.width))
-                for c in cands}
-        ids = [r.id for r in ws.candidates() if r.key() in keys]
+        ids = sorted(ws.ids_of(db.candidate_key(c.file, c.tcand, c.dm, c.width)
+                               for c in cands).values())
         n = score_workspace(ws, model, ids=ids)
         with ws.session() as s:
             scores = {r.candidate_id: r for r in db.read_scores(s, model.version, ids)}
@@ -141,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"      {n} newly scored by model {model.version}")
 
     ranked = sorted(recs, key=lambda r: -scores[r.id].p_astro)
+    traces = [Trace.from_truth(b, h.tsamp) for b in bursts]
     labels = {r.id: _label(match_truth(truth, r.tcand, r.dm, r.width, h.tsamp),
-                           _held_bursts(bursts, r, h.freqs, h.tsamp)) for r in ranked}
+                           _held_bursts(bursts, traces, r, h.freqs, h.tsamp)) for r in ranked}
     with open(out / "ranked.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["tcand", "dm", "width", "snr", "p_astro", "p_std", "bald", "truth"])

@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import numpy as np
-    from sqlalchemy import select
 
     from frbtriage import db
     from frbtriage.errors import InputError
@@ -96,9 +95,6 @@ def run(args: argparse.Namespace) -> int:
     if listed and not h5:
         check_data_files([c for _, c in listed])
 
-    def key(file: str, c) -> tuple[str, int, int, int]:  # noqa: ANN001
-        return (os.path.abspath(file), db.tcand_key(c.tcand), db.dm_key(c.dm), int(c.width))
-
     keys: dict[int, tuple[str, int, int, int]] = {}
     with contextlib.ExitStack() as stack:
         if args.workspace:
@@ -114,22 +110,18 @@ def run(args: argparse.Namespace) -> int:
                 print(f"frbtriage rank: {len(summary.skipped)} candidate(s) could not be "
                       "prepared; they are listed last with empty scores", file=sys.stderr)
         for i, c in listed:
-            keys[i] = key(c.file, c)
+            keys[i] = db.candidate_key(c.file, c.tcand, c.dm, c.width)
         if h5:
             news = []
             for i, c, _ft, _dmt, path in h5:
                 file = c.file or str(path)
-                keys[i] = key(file, c)
+                keys[i] = db.candidate_key(file, c.tcand, c.dm, c.width)
                 news.append(NewCandidate(file=keys[i][0], tcand=float(c.tcand), dm=float(c.dm),
                                          width=int(c.width), snr=float(c.snr), label=c.label,
                                          origin=c.origin or f"fetch_h5:{os.path.abspath(path)}"))
             ws.append(news, np.stack([e[2] for e in h5]), np.stack([e[3] for e in h5]))
-        files = sorted({k[0] for k in keys.values()})
-        with ws.session() as s:
-            recs = list(s.scalars(select(db.CandidateRecord).where(
-                db.CandidateRecord.file.in_(files))))
-        id_of = {r.key(): r.id for r in recs}
-        wanted = sorted({id_of[k] for k in keys.values() if k in id_of})
+        id_of = ws.ids_of(keys.values())
+        wanted = sorted(set(id_of.values()))
         score_workspace(ws, model, ids=wanted, batch_size=args.batch_size, device=device,
                         progress=sys.stderr.isatty())
         with ws.session() as s:

@@ -179,19 +179,10 @@ class EnsembleCNN(nn.Module):
             z = self.arch.zoom * size // self.arch.image_size
             c0 = (size - z) // 2
             views += [self.pool(img[..., c0:c0 + z]) for img in images]
-        if self.arch.centre_rows:
-            shift, scale = [], []
-            for img in images:
-                mean = img.mean(dim=-1)  # (batch, S) row means
-                n = img.shape[-1] * img.shape[-2]
-                ss = torch.linalg.vector_norm(img, dim=(-2, -1)) ** 2
-                centred = (ss - img.shape[-1] * (mean * mean).sum(-1)).clamp_min(0.0)
-                scale.append((centred / (n - 1)).sqrt().clamp_min(1e-6))
-                rows = self.arch.rows
-                shift.append(mean.reshape(mean.shape[0], rows, -1).mean(-1))  # (batch, rows)
-            k = len(images)
-            views = [(v - shift[i % k][:, :, None]) / scale[i % k][:, None, None]
-                     for i, v in enumerate(views)]
+        if self.arch.centre_rows:  # views are (ft, dmt[, ft zoom, dmt zoom])
+            stats = [_row_centring(img, self.arch.rows) for img in images] * 2
+            views = [(v - shift[:, :, None]) / scale[:, None, None]
+                     for v, (shift, scale) in zip(views, stats, strict=False)]
         return torch.stack(views, dim=1)
 
     def forward_stacked(self, x: torch.Tensor) -> torch.Tensor:
@@ -214,6 +205,17 @@ class EnsembleCNN(nn.Module):
     def forward(self, ft: torch.Tensor, dmt: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, members)`` for images ``ft``, ``dmt`` of shape ``(batch, S, S)``."""
         return self.forward_stacked(self.stack(ft, dmt))
+
+
+def _row_centring(img: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For ``(batch, S, T)`` images: the row means pooled to ``rows`` ``(batch, rows)`` and
+    the std of the row-centred image ``(batch,)`` (from the sum of squares and the row
+    means, floored at 1e-6), without forming the centred image."""
+    mean = img.mean(dim=-1)  # (batch, S)
+    ss = torch.linalg.vector_norm(img, dim=(-2, -1)) ** 2
+    centred = (ss - img.shape[-1] * (mean * mean).sum(-1)).clamp_min(0.0)
+    std = (centred / (img.shape[-1] * img.shape[-2] - 1)).sqrt().clamp_min(1e-6)
+    return mean.reshape(mean.shape[0], rows, -1).mean(-1), std
 
 
 def expected_state_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:

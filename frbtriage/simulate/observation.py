@@ -279,7 +279,7 @@ class _Planner:
                 params={"target_snr": target, "scatter_ref_mhz": REF_FREQ_MHZ,
                         "scatter_index": -4.0, "seed": b.seed})
             self._keep(b, row, block)
-            search.traces.append(Trace(b.time_s, dm, width * lay.tsamp, snr))
+            search.traces.append(Trace.from_truth(row, lay.tsamp))
             det = search.burst(block, dm, width * lay.tsamp)
             self.detections.append((row.id, 1, det))
 

@@ -48,6 +48,7 @@ and in ``truth.csv``, with no candidate) when that S/N reaches ``CLEAN_SNR``. Wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,6 +62,9 @@ from frbtriage.simulate.profiles import (
     boxcar_snr,
     dedispersed_series,
 )
+
+if TYPE_CHECKING:
+    from frbtriage.simulate.truth import TruthRow
 
 
 @dataclass
@@ -91,6 +95,12 @@ class Trace:
     dm: float
     width_s: float
     snr: float
+
+    @classmethod
+    def from_truth(cls, row: TruthRow, tsamp: float) -> Trace:
+        """The trace of a ``burst`` row of ``truth.csv`` in a file of ``tsamp`` s samples."""
+        return cls(float(row.time_s), float(row.dm), int(row.width_samples) * tsamp,
+                   float(row.snr))
 
 
 def snr_in_images(det: Detection, traces: list[Trace], layout: Layout) -> float:
