@@ -54,6 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frbtriage.physics import delay_samples, delay_seconds
+from frbtriage.prepare import NOUT, decimation
 from frbtriage.simulate.layout import Layout
 from frbtriage.simulate.profiles import (
     MATCHED_WIDTHS,
@@ -81,8 +82,7 @@ class Detection:
 CLEAN_SNR = 3.0
 #: Draws of a noise candidate before it is dropped for lack of a burst-free window.
 REDRAWS = 100
-#: Time samples of candidate images (FETCH), and DM trials used for the dmt estimate.
-_IMAGE_SAMPLES = 256
+#: DM trials used for the dmt estimate of :func:`trace_snrs_in_images`.
 _DMT_TRIALS = 64
 
 
@@ -133,8 +133,8 @@ def trace_snrs_in_images(det: Detection, traces: list[Trace], freqs_mhz: NDArray
     """
     if not traces:
         return np.zeros(0)
-    pixel = max(1, det.width // 2) * tsamp
-    half = _IMAGE_SAMPLES * pixel / 2
+    pixel = decimation(det.width) * tsamp
+    half = NOUT * pixel / 2
     lo_w, hi_w = det.stime - half, det.stime + half
     t = np.array([(tr.time_s, tr.dm, tr.width_s, tr.snr) for tr in traces])
     tb, dmb, width, snr = (t[:, i, None] for i in range(4))
