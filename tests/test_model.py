@@ -311,7 +311,7 @@ def test_train_command_end_to_end(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("opt", [["--input-size", "30"], ["--input-rows", "-4"],
-                                 ["--input-size", "512"]])
+                                 ["--input-size", "512"], ["--zoom", "16"], ["--zoom", "96"]])
 def test_train_command_bad_input_shape(tmp_path, opt, capsys) -> None:
     """An input size that does not divide the 256-pixel images: one line, exit 2, nothing made."""
     from frbtriage.cli import main
