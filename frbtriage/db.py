@@ -1,11 +1,11 @@
 """The workspace database schema (SQLAlchemy 2 ORM) and the small queries built on it.
 
 The database is the system of record for everything small and mutable: candidate metadata
-(and which row of ``arrays.zarr`` holds each candidate's images), the model registry, and
-scores per candidate per model version. Later issues add ``volunteers``, ``votes`` and
-``queue`` tables by declaring more classes on :class:`Base` (they foreign-key
-``candidates.id`` and ``models.version``); :func:`create_schema` creates whatever tables are
-missing, so an older workspace gains new tables when it is next opened.
+(and which row of ``arrays.zarr`` holds each candidate's images), labels with their
+provenance, the model registry, and scores per candidate per model version. Tables are
+declared as classes on :class:`Base`; a new database gets them all from
+:func:`create_schema`, an existing one is brought up to :data:`SCHEMA_VERSION` by the
+numbered steps of :mod:`frbtriage.migrations` when it is opened (:func:`check_schema`).
 
 Any SQLAlchemy URL works (SQLite file by default, PostgreSQL when several hosts share a
 workspace). Column types are portable: floats, integers, strings, timestamps in UTC.
@@ -27,9 +27,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     inspect,
@@ -37,12 +39,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from frbtriage.errors import InputError
 
-#: Bumped when a table changes incompatibly; stored in the ``meta`` table.
-SCHEMA_VERSION = 1
+#: Version of the schema declared here; stored in the ``meta`` table. Every bump comes with
+#: an upgrade step in :mod:`frbtriage.migrations` (version 2: the ``labels`` table;
+#: version 3: volunteers, votes, the volunteer queue and its assignments, models' training).
+SCHEMA_VERSION = 3
+
+#: Where a label came from. ``simulation``: the truth table of a simulated observation;
+#: ``list``: the label column of an imported candidate list (your/FETCH CSV, FETCH .h5);
+#: ``expert``: a researcher's judgement; ``votes``: volunteers' votes, aggregated.
+LABEL_SOURCES = ("simulation", "list", "expert", "votes")
+#: Sources of a candidate's known ("truth") label, most trusted first; ``votes`` is an
+#: estimate and is not among them.
+TRUTH_SOURCES = ("expert", "simulation", "list")
 
 #: Resolution of the duplicate key: tcand to 0.1 ms, DM to 0.01 pc cm^-3.
 TCAND_KEY_SCALE = 1e4
@@ -91,9 +103,10 @@ class CandidateRecord(Base):
 
     ``file`` is the absolute path of the data file the images were made from; ``tcand`` in
     seconds from the file start at the top of the band; ``dm`` in pc cm^-3; ``width`` in
-    samples; ``label`` 1 = astrophysical, 0 = not, NULL = unknown; ``padded`` True when the
-    window ran past an end of the file and was filled; ``origin`` names where the candidate
-    came from (e.g. ``"csv:/path/cands.csv"``, ``"heimdall:..."``, ``"fetch-h5:..."``).
+    samples; ``padded`` True when the window ran past an end of the file and was filled;
+    ``origin`` names where the candidate came from (e.g. ``"csv:/path/cands.csv"``,
+    ``"heimdall:..."``, ``"fetch-h5:..."``). ``labels`` are its :class:`LabelRecord` rows
+    (loaded with it); :attr:`label` is the most trusted known label among them.
     ``(file, tcand_key, dm_key, width)`` is unique, so the same list prepared twice adds
     nothing.
     """
@@ -101,7 +114,6 @@ class CandidateRecord(Base):
     __tablename__ = "candidates"
     __table_args__ = (
         UniqueConstraint("file", "tcand_key", "dm_key", "width", name="uq_candidate"),
-        Index("ix_candidates_label", "label"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -110,17 +122,63 @@ class CandidateRecord(Base):
     dm: Mapped[float] = mapped_column(Float)
     width: Mapped[int] = mapped_column(Integer)
     snr: Mapped[float] = mapped_column(Float)
-    label: Mapped[int | None] = mapped_column(Integer, nullable=True)
     row: Mapped[int] = mapped_column(Integer, unique=True)
     padded: Mapped[bool] = mapped_column(Boolean, default=False)
     origin: Mapped[str] = mapped_column(String(1024), default="")
     tcand_key: Mapped[int] = mapped_column(Integer)
     dm_key: Mapped[int] = mapped_column(Integer)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    labels: Mapped[list[LabelRecord]] = relationship(
+        back_populates="candidate", lazy="selectin", cascade="all, delete-orphan",
+        passive_deletes=True)
 
     def key(self) -> tuple[str, int, int, int]:
         """The duplicate key ``(file, tcand_key, dm_key, width)``."""
         return (self.file, self.tcand_key, self.dm_key, self.width)
+
+    def label_from(self, source: str) -> LabelRecord | None:
+        """This candidate's label from ``source`` (one of :data:`LABEL_SOURCES`), or None."""
+        return next((lab for lab in self.labels if lab.source == source), None)
+
+    @property
+    def truth(self) -> LabelRecord | None:
+        """The most trusted known label (first of :data:`TRUTH_SOURCES` present), or None."""
+        for source in TRUTH_SOURCES:
+            lab = self.label_from(source)
+            if lab is not None:
+                return lab
+        return None
+
+    @property
+    def label(self) -> int | None:
+        """Known class: 1 = astrophysical, 0 = not, None = unknown (from :attr:`truth`,
+        rounded; aggregated votes are not a known class)."""
+        t = self.truth
+        return None if t is None else int(round(t.value))
+
+
+class LabelRecord(Base):
+    """A label of a candidate with its provenance: ``value`` = p(astro) in [0, 1] (0 or 1
+    for a hard label), ``weight`` = the evidence behind it (1 for one hard label; the
+    effective number of votes for ``votes``), ``source`` one of :data:`LABEL_SOURCES`,
+    ``ref`` who or what gave it (the list's origin, a researcher, an aggregation run) and
+    ``created`` when. One label per candidate and source: a newer one replaces it.
+    """
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("candidate_id", "source", name="uq_label_source"),
+        Index("ix_labels_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    ref: Mapped[str] = mapped_column(String(1024), default="")
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    candidate: Mapped[CandidateRecord] = relationship(back_populates="labels")
 
 
 class ModelRecord(Base):
@@ -128,7 +186,8 @@ class ModelRecord(Base):
 
     ``path`` is the model folder (safetensors + JSON); ``sha256`` of the weights;
     ``status`` one of ``"candidate"``, ``"current"``, ``"retired"`` (at most one current);
-    ``metrics`` a JSON string of its evaluation; ``parent`` the version it was retrained from.
+    ``metrics`` a JSON string of its evaluation; ``parent`` the version it was retrained from;
+    ``training`` a JSON string of what it was trained on (counts, a hash of the ids).
     """
 
     __tablename__ = "models"
@@ -139,6 +198,7 @@ class ModelRecord(Base):
     metrics: Mapped[str] = mapped_column(Text, default="{}")
     parent: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    training: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class ScoreRecord(Base):
@@ -157,6 +217,81 @@ class ScoreRecord(Base):
     p_std: Mapped[float] = mapped_column(Float)
     bald: Mapped[float] = mapped_column(Float)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+#: Roles of the people who use a workspace, least privileged first.
+ROLES = ("volunteer", "researcher", "admin")
+
+
+class VolunteerRecord(Base):
+    """A person who votes: unique ``name``, ``display_name``, ``role`` (one of
+    :data:`ROLES`), the scrypt hash of their sign-in token with its salt (the token itself
+    is never stored), ``active`` (False = disabled: cannot sign in or vote) and ``created``."""
+
+    __tablename__ = "volunteers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16), default="volunteer")
+    token_hash: Mapped[str] = mapped_column(String(128), default="")
+    token_salt: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VoteRecord(Base):
+    """One volunteer's answer about one candidate: ``answer`` (``astro`` / ``rfi`` /
+    ``cant_tell``), ``tags`` (comma-separated, sorted), ``seconds`` taken to answer (None if
+    unknown), ``model_version`` shown with it (None if none), ``source`` where it was made
+    (``app``, ``import:<file>``, ``zooniverse:<file>``) and ``created``. At most one vote per
+    volunteer and candidate: the database enforces it (``uq_vote``)."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("candidate_id", "volunteer_id", name="uq_vote"),
+        Index("ix_votes_volunteer", "volunteer_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"))
+    answer: Mapped[str] = mapped_column(String(16))
+    tags: Mapped[str] = mapped_column(String(256), default="")
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    source: Mapped[str] = mapped_column(String(1024), default="app")
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QueueRecord(Base):
+    """A candidate offered to volunteers: ``priority`` (higher first), ``reason`` it was
+    picked (``bald`` / ``entropy`` / ``margin`` / ``random`` / ``gold``), the
+    ``model_version`` whose scores picked it, ``created``, and ``retired`` (its label is
+    confident enough: it is no longer served) with ``retired_at``."""
+
+    __tablename__ = "queue"
+    __table_args__ = (Index("ix_queue_open", "retired", "priority"),)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True)
+    priority: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(16))
+    model_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
+
+
+class AssignmentRecord(Base):
+    """A candidate served to a volunteer (``served`` time). Unique per volunteer and
+    candidate, so concurrent requests never serve one volunteer the same candidate twice;
+    an assignment without a vote is served again first (a reload loses nothing)."""
+
+    __tablename__ = "assignments"
+    volunteer_id: Mapped[int] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"), primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True)
+    served: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # --------------------------------------------------------------------------- engine
@@ -178,45 +313,66 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine, where: str | None = None) -> None:
-    """Create every missing table and record the schema version (new databases).
+    """Create every table of a new, empty database and record :data:`SCHEMA_VERSION`.
 
     Raises :class:`InputError` naming ``where`` (the database path or URL) if the database
-    cannot be read or written, or holds a newer schema version.
+    cannot be written or already holds tables.
     """
     where = where or str(engine.url)
     try:
+        if inspect(engine).get_table_names():
+            raise InputError(where, "database already holds tables; open it as a workspace "
+                                    "instead of creating one")
         Base.metadata.create_all(engine)
         with Session(engine) as s, s.begin():
-            row = s.get(Meta, "schema_version")
-            if row is None:
-                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-                s.add(Meta(key="created", value=utcnow().isoformat()))
-            elif int(row.value) > SCHEMA_VERSION:
-                raise InputError(where, f"database schema version {row.value} is newer than "
-                                        f"this frbtriage understands ({SCHEMA_VERSION})")
-    except (DatabaseError, SQLAlchemyError, ValueError) as err:
+            s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            s.add(Meta(key="created", value=utcnow().isoformat()))
+    except (DatabaseError, SQLAlchemyError) as err:
         raise InputError(where, f"not a usable frbtriage database ({_short(err)})") from err
 
 
-def check_schema(engine: Engine, where: str | None = None) -> None:
-    """Check that an existing database is an frbtriage workspace database.
+def schema_version(engine: Engine, where: str | None = None) -> int:
+    """The schema version recorded in an existing workspace database.
 
-    Creates tables that a newer frbtriage added (harmless), but never alters or drops data.
-    Raises :class:`InputError` if the file is not a database, lacks the ``candidates``
-    table, or has an unknown schema version.
+    Raises :class:`InputError` if the database cannot be read or is not a workspace database.
     """
     where = where or str(engine.url)
     try:
         names = set(inspect(engine).get_table_names())
+        if "candidates" not in names or "meta" not in names:
+            raise InputError(where, "database has no frbtriage tables "
+                                    "(not a workspace database)")
+        with Session(engine) as s:
+            row = s.get(Meta, "schema_version")
+        return int(row.value) if row is not None else 1
+    except (DatabaseError, SQLAlchemyError, ValueError) as err:
+        raise InputError(where, f"not a readable database ({_short(err)})") from err
+
+
+def check_schema(engine: Engine, where: str | None = None) -> None:
+    """Check that an existing database is an frbtriage workspace database and bring an
+    older one up to :data:`SCHEMA_VERSION` (:func:`frbtriage.migrations.upgrade`).
+
+    Raises :class:`InputError` if the file is not a database, lacks the frbtriage tables,
+    holds a newer schema version than this frbtriage knows, or lacks columns after the
+    upgrade.
+    """
+    from frbtriage import migrations
+
+    where = where or str(engine.url)
+    version = schema_version(engine, where)
+    if version > SCHEMA_VERSION:
+        raise InputError(where, f"database schema version {version} is newer than this "
+                                f"frbtriage understands ({SCHEMA_VERSION})")
+    if version < SCHEMA_VERSION:
+        migrations.upgrade(engine, version, where)
+    try:
+        cols = {c["name"] for c in inspect(engine).get_columns("candidates")}
     except (DatabaseError, SQLAlchemyError) as err:
         raise InputError(where, f"not a readable database ({_short(err)})") from err
-    if "candidates" not in names or "meta" not in names:
-        raise InputError(where, "database has no frbtriage tables (not a workspace database)")
-    cols = {c["name"] for c in inspect(engine).get_columns("candidates")}
     missing = set(CandidateRecord.__table__.columns.keys()) - cols
     if missing:
         raise InputError(where, f"candidates table lacks columns {sorted(missing)}")
-    create_schema(engine, where)
 
 
 def _short(err: Exception) -> str:
@@ -296,9 +452,32 @@ def current_model(session: Session) -> ModelRecord | None:
     return session.scalars(select(ModelRecord).where(ModelRecord.status == "current")).first()
 
 
+def _upsert(session: Session, table: Table, rows: list[dict], keys: Sequence[str]) -> None:
+    """Insert ``rows`` into ``table``, replacing the other columns of rows whose ``keys``
+    already exist: one ``INSERT .. ON CONFLICT DO UPDATE`` executed for all rows (SQLite and
+    PostgreSQL), or a delete and an insert in the caller's transaction elsewhere."""
+    if not rows:
+        return
+    name = session.get_bind().dialect.name
+    if name in ("sqlite", "postgresql"):
+        if name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
+        session.execute(stmt, rows)
+        return
+    for row in rows:
+        session.execute(delete(table).where(*(table.c[k] == row[k] for k in keys)))
+    session.execute(table.insert(), rows)
+
+
 def add_scores(session: Session, model_version: str, candidate_ids: Sequence[int],
                p_astro: Sequence[float], p_std: Sequence[float], bald: Sequence[float]) -> int:
-    """Insert or replace the scores of ``candidate_ids`` by ``model_version``.
+    """Insert or replace the scores of ``candidate_ids`` by ``model_version`` (one statement).
 
     Registers the model version (status ``"candidate"``) if it is not yet known. All arrays
     have the same length ``n``; values must be finite. Returns ``n``. The caller commits
@@ -313,11 +492,37 @@ def add_scores(session: Session, model_version: str, candidate_ids: Sequence[int
     if session.get(ModelRecord, model_version) is None:
         session.add(ModelRecord(version=model_version))
         session.flush()
-    for i, (pa, ps, b) in enumerate(zip(*cols, strict=True)):
-        rec = ScoreRecord(candidate_id=int(ids[i]), model_version=model_version,
-                          p_astro=float(pa), p_std=float(ps), bald=float(b), created=utcnow())
-        session.merge(rec)
-    session.flush()
+    now = utcnow()
+    rows = [{"candidate_id": int(i), "model_version": model_version, "p_astro": float(pa),
+             "p_std": float(ps), "bald": float(b), "created": now}
+            for i, pa, ps, b in zip(ids.tolist(), *cols, strict=True)]
+    _upsert(session, ScoreRecord.__table__, rows, ("candidate_id", "model_version"))
+    return int(ids.size)
+
+
+def set_labels(session: Session, source: str, candidate_ids: Sequence[int],
+               values: Sequence[float], weights: Sequence[float] | None = None,
+               ref: str = "") -> int:
+    """Insert or replace the ``source`` labels of ``candidate_ids`` (one statement).
+
+    ``values`` p(astro) in [0, 1] (0 / 1 for a hard label); ``weights`` > 0 (default 1);
+    ``source`` one of :data:`LABEL_SOURCES`; ``ref`` who or what gave them. Returns the
+    number of labels written. The caller commits.
+    """
+    if source not in LABEL_SOURCES:
+        raise ValueError(f"label source must be one of {LABEL_SOURCES}, got {source!r}")
+    ids = np.asarray(candidate_ids, dtype=np.int64)
+    vals = np.asarray(values, dtype=np.float64)
+    w = np.ones_like(vals) if weights is None else np.asarray(weights, dtype=np.float64)
+    if ids.ndim != 1 or vals.shape != ids.shape or w.shape != ids.shape:
+        raise ValueError("candidate_ids, values and weights must be 1-D of equal length")
+    if not (np.all((vals >= 0) & (vals <= 1)) and np.all(w > 0) and np.all(np.isfinite(w))):
+        raise ValueError("label values must lie in [0, 1] and weights be finite and > 0")
+    now = utcnow()
+    rows = [{"candidate_id": int(i), "source": source, "value": float(v), "weight": float(x),
+             "ref": ref, "created": now}
+            for i, v, x in zip(ids.tolist(), vals.tolist(), w.tolist(), strict=True)]
+    _upsert(session, LabelRecord.__table__, rows, ("candidate_id", "source"))
     return int(ids.size)
 
 
@@ -331,13 +536,19 @@ def read_scores(session: Session, model_version: str,
             for r in session.scalars(q.order_by(ScoreRecord.candidate_id))]
 
 
-def unscored_candidates(session: Session, model_version: str,
-                        limit: int | None = None) -> list[CandidateRecord]:
-    """Candidates with no score by ``model_version``, ordered by id (= zarr row order)."""
+def unscored_candidates(session: Session, model_version: str, limit: int | None = None,
+                        ids: Iterable[int] | None = None) -> list[CandidateRecord]:
+    """Candidates with no score by ``model_version`` (all, or those among ``ids``), ordered
+    by id (= zarr row order); selected in SQL."""
     scored = select(ScoreRecord.candidate_id).where(ScoreRecord.model_version == model_version)
     q = select(CandidateRecord).where(CandidateRecord.id.not_in(scored)).order_by(
         CandidateRecord.id)
-    if limit is not None:
-        q = q.limit(int(limit))
-    return list(session.scalars(q))
-
+    if ids is None:
+        return list(session.scalars(q if limit is None else q.limit(int(limit))))
+    wanted = sorted({int(i) for i in ids})
+    out: list[CandidateRecord] = []
+    for lo in range(0, len(wanted), 500):
+        out += session.scalars(q.where(CandidateRecord.id.in_(wanted[lo:lo + 500])))
+        if limit is not None and len(out) >= limit:
+            return out[:limit]
+    return out

@@ -78,7 +78,10 @@ path = "{arrays}"
 class NewCandidate:
     """A candidate to store with its images (see :class:`frbtriage.db.CandidateRecord`).
 
-    ``file`` absolute path of the data file; ``tcand`` s; ``dm`` pc cm^-3; ``width`` samples.
+    ``file`` absolute path of the data file; ``tcand`` s; ``dm`` pc cm^-3; ``width`` samples;
+    ``label`` 1 / 0 / None, stored as a :class:`frbtriage.db.LabelRecord` from
+    ``label_source`` (``"list"``: the label column of the candidate list; ``"simulation"``:
+    a simulation's truth table) with the candidate's ``origin`` as its reference.
     """
 
     file: str
@@ -89,6 +92,7 @@ class NewCandidate:
     label: int | None = None
     padded: bool = False
     origin: str = ""
+    label_source: str = "list"
 
     def key(self) -> tuple[str, int, int, int]:
         """The duplicate key ``(file, tcand_key, dm_key, width)`` of the database."""
@@ -189,7 +193,9 @@ class Workspace:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Workspace:
         """Open an existing workspace; :class:`InputError` if it is not one or is damaged
-        (unreadable ``frbtriage.toml``, store or database). Opening changes nothing."""
+        (unreadable ``frbtriage.toml``, store or database). Opening changes nothing, except
+        that a database of an older schema is upgraded in place (:mod:`frbtriage.migrations`;
+        SQLite files keep a copy of the old one as ``triage.db.v<N>.bak``)."""
         p = Path(path).expanduser().resolve()
         cfg_path = p / CONFIG_NAME
         if not cfg_path.is_file():
@@ -341,6 +347,9 @@ class Workspace:
             raise ValueError(f"ft and dmt must be ({k_all}, 256, 256), got {ft.shape}, {dmt.shape}")
         if k_all == 0:
             return []
+        sources = {c.label_source for c in cands if c.label is not None}
+        if not sources <= set(db.TRUTH_SOURCES):
+            raise ValueError(f"label_source must be one of {db.TRUTH_SOURCES}, got {sources}")
         with self.write_lock():
             self._repair_locked()
             with self.session() as s:
@@ -363,9 +372,11 @@ class Workspace:
             recs = [
                 db.CandidateRecord(
                     file=c.file, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
-                    snr=float(c.snr), label=None if c.label is None else int(c.label),
-                    row=n + j, padded=bool(c.padded), origin=c.origin,
-                    tcand_key=db.tcand_key(c.tcand), dm_key=db.dm_key(c.dm), created=now)
+                    snr=float(c.snr), row=n + j, padded=bool(c.padded), origin=c.origin,
+                    tcand_key=db.tcand_key(c.tcand), dm_key=db.dm_key(c.dm), created=now,
+                    labels=[] if c.label is None else [db.LabelRecord(
+                        source=c.label_source, value=float(int(c.label)), weight=1.0,
+                        ref=c.origin, created=now)])
                 for j, c in enumerate(cands[i] for i in keep)
             ]
             try:

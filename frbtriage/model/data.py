@@ -23,6 +23,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from frbtriage.model.network import Architecture
+    from frbtriage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class LabelledSet:
         return len(self.ids)
 
 
-def simulate_and_prepare(ws: Any, n_obs: int, seed: int, *, minutes: float = 1.0,
+def simulate_and_prepare(ws: Workspace, n_obs: int, seed: int, *, minutes: float = 1.0,
                          mixes: Sequence[dict[str, Any]] = TRAIN_MIXES, tag: str = "train",
                          keep_fil: bool = False,
                          progress: Callable[[str], None] | None = None) -> list[Path]:
@@ -121,7 +122,7 @@ def simulate_and_prepare(ws: Any, n_obs: int, seed: int, *, minutes: float = 1.0
     return folders
 
 
-def load_labelled(ws: Any, arch: Architecture, *, ids: Sequence[int] | None = None,
+def load_labelled(ws: Workspace, arch: Architecture, *, ids: Sequence[int] | None = None,
                   chunk: int = 256,
                   soft_labels: dict[int, tuple[float, float]] | None = None) -> LabelledSet:
     """Pooled images, targets and weights of the labelled candidates of workspace ``ws``.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from frbtriage.model.calibration import ensemble_stats
 from frbtriage.model.config import LoadedModel
+
+if TYPE_CHECKING:
+    from frbtriage.workspace import Workspace
 
 
 @dataclass
@@ -130,7 +133,7 @@ def score_images(model: LoadedModel, ft: Any, dmt: Any, *, indices: Sequence[int
     return Scores(p_astro=s["p_astro"], p_std=s["p_std"], bald=s["bald"])
 
 
-def score_workspace(ws: Any, model: LoadedModel, *, ids: Sequence[int] | None = None,
+def score_workspace(ws: Workspace, model: LoadedModel, *, ids: Sequence[int] | None = None,
                     batch_size: int = 256,
                     device: str | torch.device | None = None, commit_every: int = 4096,
                     progress: bool = False) -> int:
@@ -155,10 +158,7 @@ def score_workspace(ws: Any, model: LoadedModel, *, ids: Sequence[int] | None = 
             metrics=json.dumps(model.config.metrics), parent=None if known is None else
             known.parent)
     with ws.session() as s:
-        todo = db.unscored_candidates(s, version)
-    if ids is not None:
-        wanted = {int(i) for i in ids}
-        todo = [r for r in todo if r.id in wanted]
+        todo = db.unscored_candidates(s, version, ids=ids)
     if not todo:
         return 0
     bar = None
