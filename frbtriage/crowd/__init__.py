@@ -1,0 +1,28 @@
+"""The crowd loop's database-free core: answers, aggregation of votes, retirement, and
+simulated volunteers. The database side (volunteers, votes, the vote API) calls these."""
+
+from frbtriage.crowd.answers import (
+    ANSWERS,
+    ASTRO,
+    CANT_TELL,
+    NOT_ASTRO,
+    RFI,
+    TAGS,
+    parse_answer,
+    parse_answers,
+    parse_tags,
+    parse_zooniverse_annotations,
+)
+
+__all__ = [
+    "ANSWERS",
+    "ASTRO",
+    "CANT_TELL",
+    "NOT_ASTRO",
+    "RFI",
+    "TAGS",
+    "parse_answer",
+    "parse_answers",
+    "parse_tags",
+    "parse_zooniverse_annotations",
+]
