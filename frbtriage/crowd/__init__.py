@@ -1,6 +1,14 @@
 """The crowd loop's database-free core: answers, aggregation of votes, retirement, and
 simulated volunteers. The database side (volunteers, votes, the vote API) calls these."""
 
+from frbtriage.crowd.aggregate import (
+    DawidSkeneConfig,
+    DawidSkeneResult,
+    ItemSummary,
+    WorkerSummary,
+    dawid_skene,
+    majority_vote,
+)
 from frbtriage.crowd.answers import (
     ANSWERS,
     ASTRO,
@@ -21,6 +29,12 @@ __all__ = [
     "NOT_ASTRO",
     "RFI",
     "TAGS",
+    "DawidSkeneConfig",
+    "DawidSkeneResult",
+    "ItemSummary",
+    "WorkerSummary",
+    "dawid_skene",
+    "majority_vote",
     "parse_answer",
     "parse_answers",
     "parse_tags",
