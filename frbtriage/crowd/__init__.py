@@ -21,6 +21,7 @@ from frbtriage.crowd.answers import (
     parse_tags,
     parse_zooniverse_annotations,
 )
+from frbtriage.crowd.retire import RetirementRule, retired
 
 __all__ = [
     "ANSWERS",
@@ -32,6 +33,7 @@ __all__ = [
     "DawidSkeneConfig",
     "DawidSkeneResult",
     "ItemSummary",
+    "RetirementRule",
     "WorkerSummary",
     "dawid_skene",
     "majority_vote",
@@ -39,4 +41,5 @@ __all__ = [
     "parse_answers",
     "parse_tags",
     "parse_zooniverse_annotations",
+    "retired",
 ]
