@@ -66,6 +66,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(t: dt.datetime) -> dt.datetime:
+    """``t`` as a timezone-aware UTC time (SQLite hands stored times back naive)."""
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
 def tcand_key(tcand: float) -> int:
     """``tcand`` (s) rounded to 0.1 ms, as the integer used in the unique key."""
     return int(round(float(tcand) * TCAND_KEY_SCALE))
@@ -301,11 +306,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - driver h
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # write-ahead log: readers never block the writer (the app serves while votes land)
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.close()
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite turns on foreign keys and a 30 s busy timeout."""
+    """An engine for ``url``; for SQLite turns on foreign keys, a 30 s busy timeout and the
+    write-ahead log (``triage.db-wal`` / ``-shm`` appear beside the file while it is open)."""
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -17,8 +17,9 @@ upgraded schema equals the declared one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,8 +126,10 @@ def _backup_sqlite(engine: Engine, version: int) -> Path | None:
     if not src.is_file():
         return None
     dst = src.with_name(f"{src.name}.v{version}.bak")
-    if not dst.exists():
-        shutil.copy2(src, dst)
+    if not dst.exists():  # sqlite's online backup: consistent even with a write-ahead log
+        with contextlib.closing(sqlite3.connect(src)) as a, \
+                contextlib.closing(sqlite3.connect(dst)) as b:
+            a.backup(b)
     return dst
 
 

@@ -1,0 +1,244 @@
+"""The volunteer queue: which candidates people should look at, and who sees what next.
+
+Acquisition (:func:`fill_queue`) ranks the candidates that are not queued yet by how much a
+label would teach the live model (the current model of the workspace's registry):
+
+* ``bald``: the ensemble's mutual information between prediction and members (BALD,
+  Houlsby et al. 2011), stored with every score;
+* ``entropy``: the binary entropy of the calibrated ``p_astro``;
+* ``margin``: closeness of ``p_astro`` to 0.5 (``1 - 2 |p - 0.5|``);
+* ``random``: a uniform draw.
+
+A fraction of the queue (``gold_fraction``) is gold candidates (a known label from an expert,
+a simulation or a list: they measure each volunteer) and another (``random_fraction``)
+uniformly drawn ones, so the labelled set stays usable for an unbiased evaluation. Gold and
+random entries get priorities drawn from the acquired ones', so they are interleaved with
+them, and nothing a volunteer is shown says which entries are gold.
+
+Serving (:func:`next_candidate`) gives a volunteer the oldest candidate already served to
+them and not yet voted on (a reload or a lost answer never skips one), else the open entry of
+highest priority they have neither been served nor voted on. Each serving inserts an
+``assignments`` row whose primary key is (volunteer, candidate), so concurrent requests can
+never serve one volunteer the same candidate twice; two volunteers may well get the same
+one, as each candidate needs several votes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from frbtriage import db
+from frbtriage.errors import InputError
+
+if TYPE_CHECKING:
+    from frbtriage.workspace import Workspace
+
+STRATEGIES = ("bald", "entropy", "margin", "random")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """How :func:`fill_queue` fills: up to ``size`` open entries; ``strategy`` one of
+    :data:`STRATEGIES`; ``gold_fraction`` and ``random_fraction`` of the new entries gold and
+    uniformly drawn (each in [0, 1], together <= 1); ``seed`` for the draws."""
+
+    size: int = 500
+    strategy: str = "bald"
+    gold_fraction: float = 0.1
+    random_fraction: float = 0.1
+    seed: int = 0
+
+    def check(self) -> None:
+        """Raise :class:`InputError` for an impossible setting."""
+        if self.size < 1:
+            raise InputError(None, f"queue size must be >= 1, got {self.size}")
+        if self.strategy not in STRATEGIES:
+            raise InputError(None, f"strategy must be one of {', '.join(STRATEGIES)}, "
+                                   f"got {self.strategy!r}")
+        fr = (self.gold_fraction, self.random_fraction)
+        if not all(0.0 <= f <= 1.0 for f in fr) or sum(fr) > 1.0:
+            raise InputError(None, "gold and random fractions must lie in [0, 1] and add up "
+                                   f"to at most 1, got {fr}")
+
+
+@dataclass(frozen=True)
+class FillSummary:
+    """What :func:`fill_queue` did: entries ``added`` by reason, ``open`` entries after, and
+    the ``model_version`` whose scores were used."""
+
+    added: dict[str, int]
+    open: int
+    model_version: str
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{n} {k}" for k, n in self.added.items() if n) or "nothing"
+        return (f"queue: added {parts}; {self.open} open entries "
+                f"(scores of model {self.model_version})")
+
+
+def acquisition(strategy: str, p_astro: np.ndarray, bald: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """Acquisition score ``(n,)`` (higher = more useful to label) of candidates with
+    calibrated ``p_astro`` ``(n,)`` and ``bald`` ``(n,)`` (nats)."""
+    p = np.clip(np.asarray(p_astro, dtype=np.float64), 1e-12, 1 - 1e-12)
+    if strategy == "bald":
+        return np.asarray(bald, dtype=np.float64)
+    if strategy == "entropy":
+        return -(p * np.log(p) + (1 - p) * np.log1p(-p))
+    if strategy == "margin":
+        return 1.0 - 2.0 * np.abs(p - 0.5)
+    if strategy == "random":
+        return rng.random(p.shape)
+    raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def live_model(ws: Workspace) -> str:
+    """The version of the workspace's current model; :class:`InputError` if none."""
+    with ws.session() as s:
+        rec = db.current_model(s)
+    if rec is None:
+        raise InputError(ws.path, "the workspace has no current model; score it first "
+                                  "(frbtriage score) or promote one (frbtriage models promote)")
+    return rec.version
+
+
+def open_count(ws: Workspace) -> int:
+    """Number of queue entries not retired."""
+    with ws.session() as s:
+        return int(s.scalar(select(func.count()).select_from(db.QueueRecord).where(
+            db.QueueRecord.retired.is_(False))) or 0)
+
+
+def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
+               model_version: str | None = None) -> FillSummary:
+    """Top the queue up to ``config.size`` open entries from ``model_version``'s scores
+    (default: the live model); open entries already queued get their priority refreshed.
+
+    Only candidates scored by that model are considered; retired or queued ones are never
+    added twice. Returns a :class:`FillSummary`.
+    """
+    config.check()
+    version = model_version or live_model(ws)
+    rng = np.random.default_rng(config.seed)
+    with ws.session() as s:
+        rows = s.execute(
+            select(db.ScoreRecord.candidate_id, db.ScoreRecord.p_astro, db.ScoreRecord.bald)
+            .where(db.ScoreRecord.model_version == version)
+            .order_by(db.ScoreRecord.candidate_id)).all()
+        queued = {cid: bool(r) for cid, r in s.execute(
+            select(db.QueueRecord.candidate_id, db.QueueRecord.retired))}
+        gold_ids = set(s.scalars(select(db.LabelRecord.candidate_id).where(
+            db.LabelRecord.source.in_(db.TRUTH_SOURCES))))
+    if not rows:
+        raise InputError(ws.path, f"no candidate is scored by model {version}; run "
+                                  "frbtriage score first")
+    ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    score = acquisition(config.strategy, np.asarray([r[1] for r in rows]),
+                        np.asarray([r[2] for r in rows]), rng)
+    n_open = sum(1 for retired in queued.values() if not retired)
+    free = max(config.size - n_open, 0)
+    fresh = np.asarray([i not in queued for i in ids.tolist()], dtype=bool)
+    is_gold = np.asarray([i in gold_ids for i in ids.tolist()], dtype=bool)
+    n_gold = min(int(round(free * config.gold_fraction)), int((fresh & is_gold).sum()))
+    n_rand = int(round(free * config.random_fraction))
+    picks: dict[int, tuple[float, str]] = {}
+    _draw(rng, ids, np.flatnonzero(fresh & is_gold), n_gold, score, "gold", picks)
+    _draw(rng, ids, np.flatnonzero(fresh & ~is_gold), n_rand, score, "random", picks)
+    by_score = np.flatnonzero(fresh & ~is_gold)[np.argsort(-score[fresh & ~is_gold],
+                                                           kind="stable")]
+    for j in by_score:
+        if len(picks) >= free:
+            break
+        if int(ids[j]) not in picks:
+            picks[int(ids[j])] = (float(score[j]), config.strategy)
+    now = db.utcnow()
+    with ws.session() as s, s.begin():
+        s.add_all(db.QueueRecord(candidate_id=cid, priority=pr, reason=reason,
+                                 model_version=version, created=now, retired=False)
+                  for cid, (pr, reason) in picks.items())
+        refresh = {int(i): float(x) for i, x, f in zip(ids, score, fresh, strict=True)
+                   if not f and not queued.get(int(i), True)}
+        for cid, pr in refresh.items():
+            s.execute(update(db.QueueRecord).where(
+                db.QueueRecord.candidate_id == cid,
+                db.QueueRecord.reason == config.strategy).values(priority=pr,
+                                                                  model_version=version))
+    added = {r: sum(1 for _, why in picks.values() if why == r)
+             for r in (config.strategy, "gold", "random")}
+    return FillSummary(added=added, open=n_open + len(picks), model_version=version)
+
+
+def _draw(rng: np.random.Generator, ids: np.ndarray, pool: np.ndarray, n: int,
+          score: np.ndarray, reason: str, picks: dict[int, tuple[float, str]]) -> None:
+    """Add ``n`` candidates drawn uniformly from positions ``pool`` of ``ids`` (not yet in
+    ``picks``) to ``picks`` with ``reason`` and a priority drawn from ``score``."""
+    pool = np.asarray([j for j in pool if int(ids[j]) not in picks], dtype=np.int64)
+    for j in rng.choice(pool, size=min(n, len(pool)), replace=False) if n else ():
+        picks[int(ids[j])] = (float(rng.choice(score)), reason)
+
+
+def _outstanding(volunteer_id: int):  # noqa: ANN202 - a select
+    """Candidates served to ``volunteer_id``, still open, that they have not voted on."""
+    voted = exists().where(db.VoteRecord.volunteer_id == volunteer_id,
+                           db.VoteRecord.candidate_id == db.AssignmentRecord.candidate_id)
+    return (select(db.AssignmentRecord.candidate_id)
+            .join(db.QueueRecord, db.QueueRecord.candidate_id == db.AssignmentRecord.candidate_id)
+            .where(db.AssignmentRecord.volunteer_id == volunteer_id,
+                   db.QueueRecord.retired.is_(False), ~voted)
+            .order_by(db.AssignmentRecord.served, db.AssignmentRecord.candidate_id))
+
+
+def _unseen(volunteer_id: int, limit: int):  # noqa: ANN202 - a select
+    """Open queue entries ``volunteer_id`` was neither served nor voted on, best first."""
+    served = exists().where(db.AssignmentRecord.volunteer_id == volunteer_id,
+                            db.AssignmentRecord.candidate_id == db.QueueRecord.candidate_id)
+    voted = exists().where(db.VoteRecord.volunteer_id == volunteer_id,
+                           db.VoteRecord.candidate_id == db.QueueRecord.candidate_id)
+    return (select(db.QueueRecord.candidate_id)
+            .where(and_(db.QueueRecord.retired.is_(False), ~served, ~voted))
+            .order_by(db.QueueRecord.priority.desc(), db.QueueRecord.candidate_id)
+            .limit(limit))
+
+
+def next_candidate(ws: Workspace, volunteer_id: int, *, peek: int = 16) -> int | None:
+    """The candidate id to show volunteer ``volunteer_id`` next (see the module's rules), or
+    None when the queue holds nothing new for them. Safe under concurrent callers."""
+    volunteer_id = int(volunteer_id)
+    with ws.session() as s:
+        pending = s.scalars(_outstanding(volunteer_id).limit(1)).first()
+    if pending is not None:
+        return int(pending)
+    while True:
+        with ws.session() as s:
+            options = list(s.scalars(_unseen(volunteer_id, peek)))
+        if not options:
+            return None
+        for cid in options:
+            try:
+                with ws.session() as s, s.begin():
+                    s.add(db.AssignmentRecord(volunteer_id=volunteer_id, candidate_id=int(cid),
+                                              served=db.utcnow()))
+                return int(cid)
+            except IntegrityError:  # this volunteer got it in another request meanwhile
+                continue
+
+
+def retire(ws: Workspace, candidate_ids: list[int]) -> list[int]:
+    """Mark the open queue entries of ``candidate_ids`` retired (one transaction); returns
+    the ids that were open and are now retired."""
+    ids = sorted({int(i) for i in candidate_ids})
+    done: list[int] = []
+    with ws.session() as s, s.begin():
+        for lo in range(0, len(ids), 500):
+            part = [db.QueueRecord.candidate_id.in_(ids[lo:lo + 500]),
+                    db.QueueRecord.retired.is_(False)]
+            now_open = list(s.scalars(select(db.QueueRecord.candidate_id).where(*part)))
+            s.execute(update(db.QueueRecord).where(*part).values(retired=True,
+                                                                 retired_at=db.utcnow()))
+            done += now_open
+    return sorted(done)
