@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -37,15 +38,16 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, SQLAlchemyError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from frbtriage.errors import InputError
 
 #: Version of the schema declared here; stored in the ``meta`` table. Every bump comes with
 #: an upgrade step in :mod:`frbtriage.migrations` (version 2: the ``labels`` table;
-#: version 3: volunteers, votes, the volunteer queue and its assignments, models' training).
+#: version 3: volunteers, votes, the volunteer queue and its assignments, models' training,
+#: ``candidates.tcand_key`` 64-bit).
 SCHEMA_VERSION = 3
 
 #: Where a label came from. ``simulation``: the truth table of a simulated observation;
@@ -130,7 +132,7 @@ class CandidateRecord(Base):
     row: Mapped[int] = mapped_column(Integer, unique=True)
     padded: Mapped[bool] = mapped_column(Boolean, default=False)
     origin: Mapped[str] = mapped_column(String(1024), default="")
-    tcand_key: Mapped[int] = mapped_column(Integer)
+    tcand_key: Mapped[int] = mapped_column(BigInteger)  # 0.1 ms units: > 2^31 after 60 h
     dm_key: Mapped[int] = mapped_column(Integer)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     labels: Mapped[list[LabelRecord]] = relationship(
@@ -311,6 +313,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - driver h
     cur.close()
 
 
+def safe_url(url: str) -> str:
+    """``url`` with its password (if any) masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite turns on foreign keys, a 30 s busy timeout and the
     write-ahead log (``triage.db-wal`` / ``-shm`` appear beside the file while it is open)."""
@@ -326,7 +336,7 @@ def create_schema(engine: Engine, where: str | None = None) -> None:
     Raises :class:`InputError` naming ``where`` (the database path or URL) if the database
     cannot be written or already holds tables.
     """
-    where = where or str(engine.url)
+    where = where or safe_url(str(engine.url))
     try:
         if inspect(engine).get_table_names():
             raise InputError(where, "database already holds tables; open it as a workspace "
@@ -344,7 +354,7 @@ def schema_version(engine: Engine, where: str | None = None) -> int:
 
     Raises :class:`InputError` if the database cannot be read or is not a workspace database.
     """
-    where = where or str(engine.url)
+    where = where or safe_url(str(engine.url))
     try:
         names = set(inspect(engine).get_table_names())
         if "candidates" not in names or "meta" not in names:
@@ -367,7 +377,7 @@ def check_schema(engine: Engine, where: str | None = None) -> None:
     """
     from frbtriage import migrations
 
-    where = where or str(engine.url)
+    where = where or safe_url(str(engine.url))
     version = schema_version(engine, where)
     if version > SCHEMA_VERSION:
         raise InputError(where, f"database schema version {version} is newer than this "

@@ -61,7 +61,8 @@ def _v2(op, conn: Connection) -> None:  # noqa: ANN001 - alembic Operations
 def _v3(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operations
     """Version 3: the crowd. Tables ``volunteers``, ``votes`` (one per volunteer and
     candidate), ``queue`` and ``assignments``; ``models.training`` (what a model was
-    trained on, JSON)."""
+    trained on, JSON); ``candidates.tcand_key`` 64-bit (tcand in 0.1 ms units passes 2^31
+    after 59.65 h of recording)."""
     now = sa.DateTime(timezone=True)
     op.create_table(
         "volunteers",
@@ -112,6 +113,9 @@ def _v3(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operati
     )
     op.add_column("models", sa.Column("training", sa.Text, nullable=False,
                                       server_default="{}"))
+    with op.batch_alter_table("candidates") as batch:  # 32-bit on PostgreSQL overflowed
+        batch.alter_column("tcand_key", type_=sa.BigInteger, existing_type=sa.Integer,
+                           existing_nullable=False)
 
 
 #: ``STEPS[n]`` takes a database from schema version ``n - 1`` to ``n``.
@@ -142,9 +146,10 @@ def upgrade(engine: Engine, version: int, where: str | None = None) -> int:
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
+    from frbtriage import db
     from frbtriage.db import SCHEMA_VERSION
 
-    where = where or str(engine.url)
+    where = where or db.safe_url(str(engine.url))
     if version >= SCHEMA_VERSION:
         return version
     backup = _backup_sqlite(engine, version)

@@ -116,8 +116,9 @@ class Workspace:
         self._arrays_path = path / arrays_name
         self._repaired = False
         self.engine = db.make_engine(url)
-        where = str(path / DB_NAME) if url.startswith("sqlite") else url
-        db.check_schema(self.engine, where)
+        #: how errors name the database: the SQLite file, or the URL without its password
+        self.where = str(path / DB_NAME) if url.startswith("sqlite") else db.safe_url(url)
+        db.check_schema(self.engine, self.where)
         try:
             self._group = zarr.open_group(str(self._arrays_path), mode="r+")
             self.ft = self._group["ft"]
@@ -168,7 +169,8 @@ class Workspace:
         resolved = url.replace("{workspace}", p.as_posix())
         engine = db.make_engine(resolved)
         try:
-            db.create_schema(engine, str(p / DB_NAME) if resolved.startswith("sqlite") else url)
+            db.create_schema(engine, str(p / DB_NAME) if resolved.startswith("sqlite")
+                             else db.safe_url(url))
         finally:
             engine.dispose()
         group = zarr.open_group(str(p / ARRAYS_NAME), mode="w-", zarr_format=3)
@@ -387,7 +389,7 @@ class Workspace:
                 raise
             except SQLAlchemyError as err:
                 self._set_rows(n)
-                raise InputError(self.url, f"could not write to the database ({err})") from err
+                raise InputError(self.where, f"could not write to the database ({err})") from err
             return [r.id for r in recs]
 
 
