@@ -11,14 +11,36 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-.PHONY: install demo test lint bench
+# The postgres tests start their own throw-away server (tests/throwaway_pg.py) and need the
+# server binaries, /usr/lib/postgresql/VERSION/bin on Debian. Installed here only when
+# missing, and only as root with apt-get (CI); elsewhere those tests skip, or fail when CI is
+# set. postgresql-common goes first so that its settings can stop the package from creating
+# (and starting) a system "main" cluster, which the tests never use.
+PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
+
+.PHONY: install demo test lint bench postgres
 install: $(VENV)/.installed
+
+postgres:
+ifeq ($(PG_INITDB),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive && apt-get update -q \
+		&& apt-get install -y -q --no-install-recommends postgresql-common \
+		&& sed -ri 's/^#? *create_main_cluster *=.*/create_main_cluster = false/' \
+			/etc/postgresql-common/createcluster.conf \
+		&& apt-get install -y -q --no-install-recommends postgresql; \
+	else \
+		echo "No PostgreSQL and not root with apt-get: postgres tests skip (fail if CI is set)"; \
+	fi
+else
+	@: PostgreSQL already installed
+endif
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/frbtriage demo
 
-# Runs every test, the slow and browser ones included.
-test: $(VENV)/.installed
+# Runs every test, the slow, browser and postgres ones included.
+test: $(VENV)/.installed postgres
 	$(VENV)/bin/pytest -m "" -q
 
 lint: $(VENV)/.installed
