@@ -313,6 +313,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - driver h
     cur.close()
 
 
+#: Connection pool: the app and the concurrency tests serve ~50 threads at once; a pool
+#: smaller than that makes threads queue for a connection instead of for the database.
+_POOL = {"pool_size": 10, "max_overflow": 50, "pool_timeout": 120}
+
+
 def safe_url(url: str) -> str:
     """``url`` with its password (if any) masked, for messages and logs."""
     try:
@@ -324,7 +329,17 @@ def safe_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite turns on foreign keys, a 30 s busy timeout and the
     write-ahead log (``triage.db-wal`` / ``-shm`` appear beside the file while it is open)."""
-    engine = create_engine(url, future=True)
+    try:
+        parsed = make_url(url)
+        in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "",
+                                                                                  ":memory:")
+        engine = create_engine(parsed, future=True, **({} if in_memory else _POOL))
+    except ModuleNotFoundError as err:
+        raise InputError(safe_url(url), f"the database driver {err.name!r} is not installed "
+                                        "(for PostgreSQL: pip install 'frbtriage[postgres]')"
+                         ) from err
+    except ArgumentError as err:
+        raise InputError(safe_url(url), f"not a database URL ({err})") from err
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -346,7 +361,7 @@ def create_schema(engine: Engine, where: str | None = None) -> None:
             s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
             s.add(Meta(key="created", value=utcnow().isoformat()))
     except (DatabaseError, SQLAlchemyError) as err:
-        raise InputError(where, f"not a usable frbtriage database ({_short(err)})") from err
+        raise InputError(where, f"not a usable frbtriage database ({short_error(err)})") from err
 
 
 def schema_version(engine: Engine, where: str | None = None) -> int:
@@ -364,7 +379,7 @@ def schema_version(engine: Engine, where: str | None = None) -> int:
             row = s.get(Meta, "schema_version")
         return int(row.value) if row is not None else 1
     except (DatabaseError, SQLAlchemyError, ValueError) as err:
-        raise InputError(where, f"not a readable database ({_short(err)})") from err
+        raise InputError(where, f"not a readable database ({short_error(err)})") from err
 
 
 def check_schema(engine: Engine, where: str | None = None) -> None:
@@ -387,13 +402,14 @@ def check_schema(engine: Engine, where: str | None = None) -> None:
     try:
         cols = {c["name"] for c in inspect(engine).get_columns("candidates")}
     except (DatabaseError, SQLAlchemyError) as err:
-        raise InputError(where, f"not a readable database ({_short(err)})") from err
+        raise InputError(where, f"not a readable database ({short_error(err)})") from err
     missing = set(CandidateRecord.__table__.columns.keys()) - cols
     if missing:
         raise InputError(where, f"candidates table lacks columns {sorted(missing)}")
 
 
-def _short(err: Exception) -> str:
+def short_error(err: Exception) -> str:
+    """The first line of a database error (without the SQL and parameters), for messages."""
     text = str(getattr(err, "orig", None) or err)
     return text.splitlines()[0][:200] if text else type(err).__name__
 

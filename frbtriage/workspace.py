@@ -389,7 +389,9 @@ class Workspace:
                 raise
             except SQLAlchemyError as err:
                 self._set_rows(n)
-                raise InputError(self.where, f"could not write to the database ({err})") from err
+                raise InputError(self.where,
+                                 f"could not write to the database ({db.short_error(err)})"
+                                 ) from err
             return [r.id for r in recs]
 
 

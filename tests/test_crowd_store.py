@@ -267,3 +267,9 @@ def test_fifty_concurrent_voters_sqlite(tmp_path: Path) -> None:
     with make_workspace(tmp_path / "ws", n=200) as w:
         check_concurrent_votes(w, "SQLite (WAL)")
         assert len(votes_of(w, volunteer_id=1)) == 100
+
+
+@pytest.mark.slow
+def test_fifty_concurrent_voters_postgres(pg_url: str, tmp_path: Path) -> None:
+    with make_workspace(tmp_path / "ws", n=200, url=pg_url) as w:
+        check_concurrent_votes(w, "PostgreSQL")
