@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from frbtriage import db
 from frbtriage.errors import InputError
+from frbtriage.safe_write import write_text
 
 if TYPE_CHECKING:
     from frbtriage.io.filterbank import Header
@@ -181,9 +182,7 @@ class Workspace:
             )
         text = _CONFIG_TEMPLATE.format(format_version=FORMAT_VERSION,
                                        url=url.replace('"', '\\"'), arrays=ARRAYS_NAME)
-        tmp = p / (CONFIG_NAME + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(p / CONFIG_NAME)
+        write_text(p / CONFIG_NAME, text)
         return cls.open(p)
 
     @classmethod

@@ -20,7 +20,6 @@ A file without ``foff`` is taken as highest-frequency-first.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import Candidate
 from frbtriage.io.filterbank import Header
+from frbtriage.safe_write import replacing
 
 _REQUIRED_ATTRS = ("tcand", "dm", "snr", "width")
 
@@ -126,30 +126,20 @@ def write_fetch_h5(
     import h5py
 
     out = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for key, value in attrs.items():
-                f.attrs[key] = value
-            d = f.create_dataset(
-                "data_freq_time",
-                data=np.ascontiguousarray(data_ft),
-                compression="gzip",
-                compression_opts=4,
-            )
-            d.dims[0].label = "time"
-            d.dims[1].label = "frequency"
-            d = f.create_dataset("data_dm_time", data=dmt_a, compression="gzip", compression_opts=4)
-            d.dims[0].label = "dm"
-            d.dims[1].label = "time"
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with replacing(out) as tmp, h5py.File(tmp, "w") as f:
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        d = f.create_dataset(
+            "data_freq_time",
+            data=np.ascontiguousarray(data_ft),
+            compression="gzip",
+            compression_opts=4,
+        )
+        d.dims[0].label = "time"
+        d.dims[1].label = "frequency"
+        d = f.create_dataset("data_dm_time", data=dmt_a, compression="gzip", compression_opts=4)
+        d.dims[0].label = "dm"
+        d.dims[1].label = "time"
     return out
 
 

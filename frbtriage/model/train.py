@@ -46,6 +46,7 @@ from frbtriage.model.calibration import ensemble_stats, fit_temperature
 from frbtriage.model.config import ModelConfig, save_model
 from frbtriage.model.metrics import evaluate, plot_evaluation
 from frbtriage.model.network import IMAGE_SIZE, Architecture, EnsembleCNN
+from frbtriage.safe_write import write_text
 
 log = logging.getLogger(__name__)
 
@@ -311,4 +312,4 @@ def write_evaluation(out_dir: Path, metrics: dict[str, Any], history: list[dict[
         plot_evaluation(p, targets, out_dir, title="(held-out split)")
     doc = {"model_version": version, "temperature": temperature, "metrics": metrics,
            "history": history}
-    (out_dir / "evaluation.json").write_text(json.dumps(doc, indent=2) + "\n")
+    write_text(out_dir / "evaluation.json", json.dumps(doc, indent=2) + "\n")
