@@ -73,9 +73,8 @@ class H5Candidate:
     def new_candidate(self) -> NewCandidate:
         """The record to store (data file: the one the h5 names, else the h5 itself)."""
         c = self.candidate
-        file = db.candidate_key(c.file or self.path, c.tcand, c.dm, c.width)[0]
-        return NewCandidate(file=file, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
-                            snr=float(c.snr), label=c.label,
+        return NewCandidate(file=os.path.abspath(c.file or self.path), tcand=float(c.tcand),
+                            dm=float(c.dm), width=int(c.width), snr=float(c.snr), label=c.label,
                             origin=c.origin or f"fetch_h5:{os.path.abspath(self.path)}")
 
 
