@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from frbtriage import db
 from frbtriage.errors import InputError
+from frbtriage.safe_write import write_text
 
 if TYPE_CHECKING:
     from frbtriage.io.filterbank import Header
@@ -187,9 +188,7 @@ class Workspace:
             )
         text = _CONFIG_TEMPLATE.format(format_version=FORMAT_VERSION,
                                        url=url.replace('"', '\\"'), arrays=ARRAYS_NAME)
-        tmp = p / (CONFIG_NAME + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(p / CONFIG_NAME)
+        write_text(p / CONFIG_NAME, text)
         return cls.open(p)
 
     @classmethod
@@ -457,63 +456,64 @@ def export_fetch_h5(ws: Workspace, out_dir: str | os.PathLike[str],
     return summary
 
 
+class _AppendBatch:
+    """FETCH candidates waiting to be appended to a workspace together (one transaction per
+    :meth:`flush`), counted into an :class:`InteropSummary`."""
+
+    def __init__(self, ws: Workspace, summary: InteropSummary, size: int) -> None:
+        self.ws = ws
+        self.summary = summary
+        self.size = size
+        self.cands: list[NewCandidate] = []
+        self.fts: list[NDArray[np.float32]] = []
+        self.dmts: list[NDArray[np.float32]] = []
+
+    def add(self, cand: NewCandidate, ft: NDArray[np.float32], dmt: NDArray[np.float32]) -> None:
+        """Queue one candidate with its (256, 256) images; appends when the batch is full."""
+        self.cands.append(cand)
+        self.fts.append(ft)
+        self.dmts.append(dmt)
+        if len(self.cands) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the queued candidates (duplicates count as ``already``) and empty the queue."""
+        if self.cands:
+            added = self.ws.append(self.cands, np.stack(self.fts), np.stack(self.dmts))
+            self.summary.done += len(added)
+            self.summary.already += len(self.cands) - len(added)
+            self.cands, self.fts, self.dmts = [], [], []
+
+
 def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
                     batch_size: int = 64, progress: bool = False) -> InteropSummary:
     """Bring FETCH ``.h5`` candidate files into the workspace (images + records).
 
-    ``data_freq_time`` must have 256 time samples (its frequency axis is resized to 256 if
-    needed) and ``data_dm_time`` must be (256, 256); other files, unreadable ones and ones
-    without a DM-time image are skipped and listed in the summary. Candidates already stored
-    (same data file, tcand, DM, width) are counted as ``already``.
+    Files must pass :func:`frbtriage.io.fetch_h5.conform_images` (the rule ``rank`` uses
+    too: ``data_dm_time`` present and (256, 256), ``data_freq_time`` with 256 time samples,
+    its frequency axis resized to 256 if needed, all values finite); other files and
+    unreadable ones are skipped and listed in the summary. Candidates already stored (same
+    data file, tcand, DM, width) are counted as ``already``.
     """
     from tqdm import tqdm
 
-    from frbtriage.io.fetch_h5 import read_fetch_h5
-    from frbtriage.kernels.spectra import resize_freq
+    from frbtriage.io.fetch_h5 import conform_images, read_fetch_h5
 
     summary = InteropSummary()
-    batch: list[NewCandidate] = []
-    fts: list[NDArray[np.float32]] = []
-    dmts: list[NDArray[np.float32]] = []
-
-    def flush() -> None:
-        if batch:
-            added = ws.append(batch, np.stack(fts), np.stack(dmts))
-            summary.done += len(added)
-            summary.already += len(batch) - len(added)
-            batch.clear()
-            fts.clear()
-            dmts.clear()
-
+    batch = _AppendBatch(ws, summary, batch_size)
     for p in tqdm(list(paths), unit="file", desc="import-h5", disable=not progress):
         ps = os.fspath(p)
         try:
             cand, ft, dmt, attrs = read_fetch_h5(ps)
+            ft, dmt = conform_images(ps, ft, dmt, IMAGE_SHAPE)
         except InputError as err:
             summary.skipped.append((ps, err.problem))
             log.warning("skipped %s", err)
             continue
-        problem = None
-        if dmt is None:
-            problem = "no data_dm_time image"
-        elif dmt.shape != IMAGE_SHAPE:
-            problem = f"data_dm_time is {dmt.shape}, expected {IMAGE_SHAPE}"
-        elif ft.shape[1] != IMAGE_SHAPE[1]:
-            problem = f"data_freq_time has {ft.shape[1]} time samples, expected 256"
-        if problem:
-            summary.skipped.append((ps, problem))
-            log.warning("skipped %s: %s", ps, problem)
-            continue
-        if ft.shape[0] != IMAGE_SHAPE[0]:
-            ft = resize_freq(ft, IMAGE_SHAPE[0], "area")
         file = os.path.abspath(cand.file) if cand.file else os.path.abspath(ps)
-        batch.append(NewCandidate(file=file, tcand=cand.tcand, dm=cand.dm, width=cand.width,
-                                  snr=cand.snr, label=cand.label,
-                                  padded=bool(attrs.get("frbtriage_padded", False)),
-                                  origin=cand.origin))
-        fts.append(np.asarray(ft, dtype=np.float32))
-        dmts.append(np.asarray(dmt, dtype=np.float32))
-        if len(batch) >= batch_size:
-            flush()
-    flush()
+        batch.add(NewCandidate(file=file, tcand=cand.tcand, dm=cand.dm, width=cand.width,
+                               snr=cand.snr, label=cand.label,
+                               padded=bool(attrs.get("frbtriage_padded", False)),
+                               origin=cand.origin), ft, dmt)
+    batch.flush()
     return summary

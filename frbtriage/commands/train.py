@@ -44,117 +44,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "machine whose cores are busy with other work)")
 
 
-def _check(args: argparse.Namespace) -> None:
-    from frbtriage.errors import InputError
-
-    for name in ("simulate", "eval_simulate"):
-        if getattr(args, name) < 0:
-            raise InputError(None, f"--{name.replace('_', '-')} must be >= 0")
-    for name in ("epochs", "batch_size", "members"):
-        if getattr(args, name) < 1:
-            raise InputError(None, f"--{name.replace('_', '-')} must be >= 1")
-    if not args.sim_minutes > 0 or not args.lr > 0:
-        raise InputError(None, "--sim-minutes and --lr must be positive")
-
-
 def run(args: argparse.Namespace) -> int:
-    """Simulate + prepare, train, calibrate, evaluate, save; print the headline numbers."""
+    """Run :func:`frbtriage.model.pipeline.train_pipeline`; print the headline numbers."""
     import shlex
     import sys
-    import tempfile
-    from pathlib import Path
 
-    from frbtriage.errors import InputError
-    from frbtriage.model.config import update_metrics
-    from frbtriage.model.data import (
-        EVAL_MIXES,
-        EVAL_SEED_OFFSET,
-        TRAIN_MIXES,
-        load_labelled,
-        simulate_and_prepare,
-    )
-    from frbtriage.model.metrics import plot_evaluation
-    from frbtriage.model.network import Architecture
-    from frbtriage.model.train import (
-        TrainConfig,
-        evaluate_logits,
-        fit_calibrate_evaluate,
-        pick_device,
-        predict_logits,
-    )
-    from frbtriage.workspace import Workspace
+    from frbtriage.model.pipeline import PipelineConfig, train_pipeline
 
-    _check(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise InputError(None, "--threads must be >= 1")
-        import torch
-
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    arch = Architecture(members=args.members, input_size=args.input_size,
-                        input_rows=args.input_rows,
-                        zoom=max(32, args.input_size) if args.zoom is None else args.zoom)
-    try:
-        arch.validate()
-    except ValueError as err:
-        raise InputError(None, f"--input-size/--input-rows/--zoom: {err}") from err
-    say = print if sys.stderr.isatty() else (lambda _m: None)
-    with Workspace.open_or_create(args.workspace) as ws:
-        if args.simulate:
-            simulate_and_prepare(ws, args.simulate, args.seed, minutes=args.sim_minutes,
-                                 progress=say)
-        data = load_labelled(ws, arch)
-        ws_path = str(ws.path)
-    n_pos = int((data.targets >= 0.5).sum())
-    if len(data) < 20 or n_pos < 5 or len(data) - n_pos < 5:
-        raise InputError(args.workspace, f"too few labelled candidates to train on ({len(data)}, "
-                                         f"{n_pos} astrophysical); use --simulate N")
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      device=str(device))
-    description = {
-        "command": "frbtriage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if "train" in sys.argv[1:] else "frbtriage.commands.train (called from Python)",
-        "seed": args.seed,
-        "threads": args.threads,
-        "workspace": ws_path,
-        "simulated_observations": args.simulate,
-        "simulation": {"minutes": args.sim_minutes,
-                       "seeds": f"seed*1000 + i for i in 0..{args.simulate - 1}",
-                       "mixes": list(TRAIN_MIXES)},
-        "labels": "workspace label column (1 astrophysical, 0 RFI/noise), weight 1 each",
-    }
-    out = Path(args.output)
-    network, config = fit_calibrate_evaluate(data.x, data.targets, data.weights, cfg, out,
-                                             arch=arch, training_description=description,
-                                             progress=sys.stderr.isatty())
-    held = config.metrics["held_out"]
-    print(f"model {config.version} -> {out}: held-out ROC AUC {held['roc_auc']:.4f}, recall at "
-          f"1% FPR {held['recall_at_1pct_fpr']['recall']:.3f}, ECE {held['ece']:.3f} "
-          f"(T = {config.temperature:.3f}, {held['n']} candidates)")
-    if args.eval_simulate:
-        with tempfile.TemporaryDirectory(prefix="frbtriage-eval-") as tmp, \
-                Workspace.create(Path(tmp) / "ws") as ews:
-            simulate_and_prepare(ews, args.eval_simulate, args.seed + EVAL_SEED_OFFSET,
-                                 minutes=args.sim_minutes, mixes=EVAL_MIXES, tag="eval",
-                                 progress=say)
-            ev = load_labelled(ews, arch)
-        logits = predict_logits(network, ev.x, device=device)
-        unseen = evaluate_logits(logits, ev.targets, config.temperature)
-        unseen["simulation"] = {"observations": args.eval_simulate, "minutes": args.sim_minutes,
-                                "seeds": f"(seed + {EVAL_SEED_OFFSET})*1000 + i",
-                                "mixes": list(EVAL_MIXES)}
-        update_metrics(out, {"unseen_simulation": unseen})
-        from frbtriage.model.calibration import ensemble_stats
-
-        p = ensemble_stats(logits, config.temperature)["p_astro"]
-        if 0 < int((ev.targets >= 0.5).sum()) < len(ev):
-            plot_evaluation(p, ev.targets, out, title="(unseen simulations)", prefix="unseen_")
-        import json
-
-        doc = json.loads((out / "evaluation.json").read_text())
-        doc["metrics"]["unseen_simulation"] = unseen
-        (out / "evaluation.json").write_text(json.dumps(doc, indent=2) + "\n")
+    config = PipelineConfig(
+        simulate=args.simulate, sim_minutes=args.sim_minutes, eval_simulate=args.eval_simulate,
+        epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
+        members=args.members, input_size=args.input_size, input_rows=args.input_rows,
+        zoom=args.zoom, device=args.device, threads=args.threads)
+    command = ("frbtriage " + shlex.join(sys.argv[1:]) if "train" in sys.argv[1:]
+               else "frbtriage.commands.train (called from Python)")
+    tty = sys.stderr.isatty()
+    result = train_pipeline(args.workspace, args.output, config, command=command,
+                            progress=print if tty else None, bars=tty)
+    held = result.held_out
+    print(f"model {result.config.version} -> {result.out_dir}: held-out ROC AUC "
+          f"{held['roc_auc']:.4f}, recall at 1% FPR {held['recall_at_1pct_fpr']['recall']:.3f}, "
+          f"ECE {held['ece']:.3f} (T = {result.config.temperature:.3f}, {held['n']} candidates)")
+    unseen = result.unseen
+    if unseen is not None:
         print(f"unseen simulations ({unseen['n']} candidates, {unseen['n_positive']} bursts): "
               f"ROC AUC {unseen['roc_auc']:.4f}, recall at 1% FPR "
               f"{unseen['recall_at_1pct_fpr']['recall']:.3f}, ECE {unseen['ece']:.3f}")

@@ -27,12 +27,12 @@ import io
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from frbtriage.errors import InputError
+from frbtriage.safe_write import write_text
 
 #: Columns of the your/FETCH candmaker CSV (``your_candmaker.py -c``), in its order.
 FETCH_COLUMNS = ("file", "snr", "stime", "width", "dm", "label", "chan_mask_path", "num_files")
@@ -121,24 +121,6 @@ def _need_file(path: Path) -> str:
     if not path.is_file():
         raise InputError(p, "not a regular file")
     return p
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _fmt(x: float) -> str:
@@ -264,7 +246,7 @@ def write_fetch_csv(path: str | os.PathLike[str], cands: Iterable[Candidate]) ->
                 1,
             ]
         )
-    _atomic_write_text(p, buf.getvalue())
+    write_text(p, buf.getvalue())
 
 
 # ------------------------------------------------------------------------------ Heimdall
@@ -357,7 +339,7 @@ def write_heimdall(path: str | os.PathLike[str], cands: Sequence[Candidate], tsa
                 ]
             )
         )
-    _atomic_write_text(Path(path), "".join(line + "\n" for line in lines))
+    write_text(path, "".join(line + "\n" for line in lines))
 
 
 # ------------------------------------------------------------------------------ dispatch

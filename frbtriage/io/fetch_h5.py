@@ -20,7 +20,6 @@ A file without ``foff`` is taken as highest-frequency-first.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import Candidate
 from frbtriage.io.filterbank import Header
+from frbtriage.safe_write import replacing
 
 _REQUIRED_ATTRS = ("tcand", "dm", "snr", "width")
 
@@ -126,30 +126,20 @@ def write_fetch_h5(
     import h5py
 
     out = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for key, value in attrs.items():
-                f.attrs[key] = value
-            d = f.create_dataset(
-                "data_freq_time",
-                data=np.ascontiguousarray(data_ft),
-                compression="gzip",
-                compression_opts=4,
-            )
-            d.dims[0].label = "time"
-            d.dims[1].label = "frequency"
-            d = f.create_dataset("data_dm_time", data=dmt_a, compression="gzip", compression_opts=4)
-            d.dims[0].label = "dm"
-            d.dims[1].label = "time"
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with replacing(out) as tmp, h5py.File(tmp, "w") as f:
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        d = f.create_dataset(
+            "data_freq_time",
+            data=np.ascontiguousarray(data_ft),
+            compression="gzip",
+            compression_opts=4,
+        )
+        d.dims[0].label = "time"
+        d.dims[1].label = "frequency"
+        d = f.create_dataset("data_dm_time", data=dmt_a, compression="gzip", compression_opts=4)
+        d.dims[0].label = "dm"
+        d.dims[1].label = "time"
     return out
 
 
@@ -247,3 +237,47 @@ def read_fetch_h5(
         origin=f"fetch_h5:{p.resolve()}",
     )
     return cand, ft, dmt, attrs
+
+
+def conform_images(
+    path: str | os.PathLike[str],
+    ft: NDArray[np.float32],
+    dmt: NDArray[np.float32] | None,
+    shape: tuple[int, int],
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The images of a read FETCH candidate (:func:`read_fetch_h5`) as a store of ``shape``
+    images keeps them, or :class:`InputError` naming ``path`` and the problem.
+
+    The one rule for every reader of FETCH files (``rank`` and ``import-h5`` alike), with
+    ``shape = (rows, ntime)`` (the workspace's ``(256, 256)``):
+
+    * ``dmt`` must be there and exactly ``shape``: its rows are DM trials 0..2 x DM, which
+      no resampling turns into another trial grid;
+    * ``ft`` must have ``ntime`` time samples: a column is a fixed decimation of the data
+      (width / 2 samples) centred on the burst, so a different count is a different time
+      scale, not a different size;
+    * ``ft``'s frequency axis may have any length and is resized to ``rows`` channels by
+      the area mean (:func:`frbtriage.kernels.spectra.resize_freq`, flux-conserving):
+      your's candmaker makes that same resize (to 256) before saving, and a file saved
+      without it holds the data file's channel count, which loses nothing by averaging;
+    * every value must be finite: a NaN would poison scores and statistics downstream.
+
+    Returns ``(ft, dmt)``, each ``shape`` float32 C-contiguous.
+    """
+    if dmt is None:
+        raise InputError(path, "has no data_dm_time image; the model needs both ft and dmt "
+                               "(re-make it with the DM-time image)")
+    if dmt.shape != shape:
+        raise InputError(path, f"data_dm_time is {dmt.shape} (DM x time), expected {shape}")
+    if ft.shape[1] != shape[1]:
+        raise InputError(path, f"data_freq_time has {ft.shape[1]} time samples, "
+                               f"expected {shape[1]}")
+    for name, img in (("data_freq_time", ft), ("data_dm_time", dmt)):
+        if not np.isfinite(img).all():
+            raise InputError(path, f"{name} contains NaN or infinite values")
+    if ft.shape[0] != shape[0]:
+        from frbtriage.kernels.spectra import resize_freq
+
+        ft = resize_freq(ft, shape[0], "area")
+    return (np.ascontiguousarray(ft, dtype=np.float32),
+            np.ascontiguousarray(dmt, dtype=np.float32))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 from frbtriage.errors import InputError
 from frbtriage.model.network import Architecture, EnsembleCNN, expected_state_shapes
+from frbtriage.safe_write import write_bytes, write_text
 
 WEIGHTS_NAME = "weights.safetensors"
 CONFIG_NAME = "config.json"
@@ -132,22 +132,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a model is meant to be shared
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model(network: EnsembleCNN, config: ModelConfig,
                directory: str | os.PathLike[str]) -> Path:
     """Write ``weights.safetensors`` and ``config.json`` into ``directory`` (created if needed).
@@ -165,12 +149,12 @@ def save_model(network: EnsembleCNN, config: ModelConfig,
     # which would make identical weights hash differently
     data = save(state, metadata={"frbtriage": json.dumps(
         {"format": FORMAT, "architecture": network.arch.to_dict()}, sort_keys=True)})
-    _atomic_write_bytes(out / WEIGHTS_NAME, data)
+    write_bytes(out / WEIGHTS_NAME, data)
     config.architecture = network.arch
     config.weights_sha256 = hashlib.sha256(data).hexdigest()
     config.created = config.created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = json.dumps(config.to_dict(), indent=2, sort_keys=False) + "\n"
-    _atomic_write_bytes(out / CONFIG_NAME, text.encode())
+    write_text(out / CONFIG_NAME, text)
     return out
 
 
@@ -179,7 +163,7 @@ def update_metrics(directory: str | os.PathLike[str], metrics: dict[str, Any]) -
     config = load_config(directory)
     config.metrics.update(metrics)
     text = json.dumps(config.to_dict(), indent=2) + "\n"
-    _atomic_write_bytes(Path(directory) / CONFIG_NAME, text.encode())
+    write_text(Path(directory) / CONFIG_NAME, text)
     return config
 
 

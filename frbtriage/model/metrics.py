@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from frbtriage.safe_write import replacing
+
 
 def _hard(labels: np.ndarray) -> np.ndarray:
     return (np.asarray(labels, dtype=np.float64) >= 0.5).astype(np.int64)
@@ -141,7 +143,8 @@ def plot_evaluation(scores: np.ndarray, labels: np.ndarray, out_dir: str | Path,
     ax.legend(loc="lower right")
     fig.tight_layout()
     roc_path = out / f"{prefix}roc.png"
-    fig.savefig(roc_path, dpi=120)
+    with replacing(roc_path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
     r = reliability(scores, labels)
@@ -161,6 +164,7 @@ def plot_evaluation(scores: np.ndarray, labels: np.ndarray, out_dir: str | Path,
     ax2.set_ylabel("count")
     fig.tight_layout()
     rel_path = out / f"{prefix}reliability.png"
-    fig.savefig(rel_path, dpi=120)
+    with replacing(rel_path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return [roc_path, rel_path]

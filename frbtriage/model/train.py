@@ -1,7 +1,7 @@
 """Training the ensemble on in-memory pooled images, calibrating it, and evaluating it.
 
 The workspace side (simulate -> prepare -> load arrays + labels) lives in
-:mod:`frbtriage.commands.train`; this module only sees arrays:
+:mod:`frbtriage.model.pipeline`; this module only sees arrays:
 
 * ``x``: ``(n, views, rows, cols)`` float32, pooled ``ft`` and ``dmt`` and, with the zoom
   view, their pooled central crops (see :func:`pool_images`);
@@ -46,8 +46,12 @@ from frbtriage.model.calibration import ensemble_stats, fit_temperature
 from frbtriage.model.config import ModelConfig, save_model
 from frbtriage.model.metrics import evaluate, plot_evaluation
 from frbtriage.model.network import IMAGE_SIZE, Architecture, EnsembleCNN
+from frbtriage.safe_write import write_text
 
 log = logging.getLogger(__name__)
+
+#: The evaluation report in a model folder (metrics, temperature, training curve).
+EVALUATION_NAME = "evaluation.json"
 
 
 @dataclass
@@ -311,4 +315,13 @@ def write_evaluation(out_dir: Path, metrics: dict[str, Any], history: list[dict[
         plot_evaluation(p, targets, out_dir, title="(held-out split)")
     doc = {"model_version": version, "temperature": temperature, "metrics": metrics,
            "history": history}
-    (out_dir / "evaluation.json").write_text(json.dumps(doc, indent=2) + "\n")
+    write_text(out_dir / EVALUATION_NAME, json.dumps(doc, indent=2) + "\n")
+
+
+def add_evaluation_metrics(out_dir: Path, metrics: dict[str, Any]) -> None:
+    """Merge ``metrics`` into the ``metrics`` of ``out_dir``'s ``evaluation.json``
+    (written by :func:`write_evaluation`), replacing the file safely."""
+    path = Path(out_dir) / EVALUATION_NAME
+    doc = json.loads(path.read_text())
+    doc["metrics"].update(metrics)
+    write_text(path, json.dumps(doc, indent=2) + "\n")

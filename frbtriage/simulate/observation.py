@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frbtriage.errors import InputError
+from frbtriage.safe_write import replacing
 from frbtriage.simulate.bursts import REF_FREQ_MHZ, Burst, _loguniform, draw_burst
 from frbtriage.simulate.layout import EDGE_MARGIN_S, Layout, make_layout
 from frbtriage.simulate.noise import (
@@ -64,6 +65,10 @@ log = logging.getLogger(__name__)
 
 FIL_NAME = "obs.fil"
 MASK_NAME = "obs.bad_chans"
+#: The ``rawdatafile`` header field of the written filterbank: the name of the temporary file
+#: the first release wrote through. Kept, not the real name, so that the committed
+#: data_samples/chime_sim stays byte-for-byte what its README command makes.
+_RAWDATAFILE = FIL_NAME + ".partial"
 TRUTH_NAME = "truth.csv"
 CANDS_NAME = "candidates.csv"
 #: MJD of the first sample (2024-01-01); only written to the header.
@@ -337,7 +342,7 @@ def _write_filterbank(path: Path, layout: Layout, bandpass: Bandpass, events: li
     from your.formats.filwriter import make_sigproc_object
     from your.formats.pysigproc import SigprocFile
 
-    sig = make_sigproc_object(rawdatafile=path.name, source_name="FRBTRIAGE_SIM",
+    sig = make_sigproc_object(rawdatafile=_RAWDATAFILE, source_name="FRBTRIAGE_SIM",
                               nchans=layout.nchan, foff=layout.foff, fch1=layout.fch1,
                               tsamp=layout.tsamp, tstart=TSTART_MJD, nbits=8, nbeams=1, ibeam=0)
     sig.write_header(str(path))
@@ -417,18 +422,11 @@ def simulate_observation(out_dir: str | os.PathLike[str], minutes: float = 0.5,
              out / FIL_NAME)
 
     fil_path, mask_path = out / FIL_NAME, out / MASK_NAME
-    tmp = out / (FIL_NAME + ".partial")
-    try:
+    with replacing(fil_path) as tmp:
         _write_filterbank(tmp, layout, bandpass, plan.events, plan.persistent, plan.live,
                           np.random.default_rng(noise_ss), progress)
-        os.replace(tmp, fil_path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    masked = np.flatnonzero(plan.masked)
-    mask_tmp = out / (MASK_NAME + ".tmp")
-    np.savetxt(mask_tmp, masked, fmt="%d")
-    os.replace(mask_tmp, mask_path)
+    with replacing(mask_path) as tmp:
+        np.savetxt(tmp, np.flatnonzero(plan.masked), fmt="%d")
 
     dets = sorted(plan.detections, key=lambda x: (x[2].stime, x[2].dm))  # type: ignore[attr-defined]
     cands: list[CandidateRow] = []

@@ -34,10 +34,10 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from frbtriage.physics import sweep_seconds
+from frbtriage.safe_write import replacing
 from frbtriage.simulate.search import Detection
 
 FETCH_COLUMNS = ("file", "snr", "stime", "width", "dm", "label", "chan_mask_path", "num_files")
@@ -97,9 +97,7 @@ def _rounded(params: dict[str, Any]) -> dict[str, Any]:
 
 def write_truth_csv(path: str | os.PathLike[str], rows: list[TruthRow]) -> None:
     """Write ``rows`` to ``path`` (via a temporary file and a rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(TRUTH_COLUMNS)
         for row in rows:
@@ -110,7 +108,6 @@ def write_truth_csv(path: str | os.PathLike[str], rows: list[TruthRow]) -> None:
                 d["time_s"] = f"{row.time_s:.6f}"
             w.writerow([_fmt(d[c]) if c not in ("candidate_rows", "params") else d[c]
                         for c in TRUTH_COLUMNS])
-    os.replace(tmp, path)
 
 
 def read_truth_csv(path: str | os.PathLike[str]) -> list[TruthRow]:
@@ -160,15 +157,12 @@ def candidate_row(det: Detection, label: int, fil_name: str, mask_name: str) -> 
 
 def write_candidates_csv(path: str | os.PathLike[str], rows: list[CandidateRow]) -> None:
     """Write the your/FETCH candmaker CSV (columns :data:`FETCH_COLUMNS`)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(FETCH_COLUMNS)
         for r in rows:
             w.writerow([r.file, f"{r.snr:.4f}", f"{r.stime:.6f}", r.width, f"{r.dm:.4f}",
                         r.label, r.chan_mask_path, r.num_files])
-    os.replace(tmp, path)
 
 
 def burst_matches(row: TruthRow, tcand: float, dm: float, width: int, tsamp: float,

@@ -1,0 +1,227 @@
+"""Rank candidates by p(astro): candidate lists or FETCH ``.h5`` files in, ranked rows out.
+
+:func:`rank_candidates` reads the inputs, prepares them into a given workspace (kept) or a
+temporary one (removed afterwards), scores them with a loaded model and returns the rows
+best first; :func:`write_ranked_csv` writes them as the ``frbtriage rank`` CSV. The verb,
+the app, the nightly job and notebooks all call these two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from frbtriage import db
+from frbtriage.errors import InputError
+from frbtriage.io.candidates import Candidate
+from frbtriage.safe_write import write_text
+from frbtriage.workspace import IMAGE_SHAPE, NewCandidate, Workspace
+
+if TYPE_CHECKING:
+    from frbtriage.model.config import LoadedModel
+
+#: Columns of the ranked CSV: the your/FETCH candidate columns, then the scores.
+COLUMNS = ("file", "snr", "stime", "width", "dm", "label", "p_astro", "p_std", "bald",
+           "model_version")
+
+_H5_SUFFIXES = (".h5", ".hdf5")
+
+
+@dataclass(frozen=True)
+class RankOptions:
+    """How :func:`rank_candidates` works.
+
+    ``workspace`` folder to keep images and scores in (opened, or created when it holds
+    none; None: a temporary workspace, removed afterwards); ``data_file`` the data file a
+    Heimdall ``.cand`` list was searched from; ``batch_size`` candidates per scoring batch;
+    ``device`` torch device (None: CUDA when available, else CPU); ``progress`` show bars.
+    """
+
+    workspace: str | os.PathLike[str] | None = None
+    data_file: str | os.PathLike[str] | None = None
+    batch_size: int = 256
+    device: str | None = None
+    progress: bool = False
+
+    def check(self) -> None:
+        """Raise :class:`InputError` for an impossible option."""
+        if self.batch_size < 1:
+            raise InputError(None, f"--batch-size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class H5Candidate:
+    """A candidate read from a FETCH ``.h5`` file, its images conformed to the workspace's
+    ``(256, 256)`` (:func:`frbtriage.io.fetch_h5.conform_images`)."""
+
+    candidate: Candidate
+    ft: NDArray[np.float32]
+    dmt: NDArray[np.float32]
+    path: str
+
+    def new_candidate(self) -> NewCandidate:
+        """The record to store (data file: the one the h5 names, else the h5 itself)."""
+        c = self.candidate
+        return NewCandidate(file=os.path.abspath(c.file or self.path), tcand=float(c.tcand),
+                            dm=float(c.dm), width=int(c.width), snr=float(c.snr), label=c.label,
+                            origin=c.origin or f"fetch_h5:{os.path.abspath(self.path)}")
+
+
+@dataclass
+class RankInputs:
+    """Candidates to rank, by kind, each with its position in the input (``order``):
+    ``listed`` from candidate lists (prepared from their data files), ``h5`` from FETCH
+    ``.h5`` files (images included)."""
+
+    listed: list[tuple[int, Candidate]] = field(default_factory=list)
+    h5: list[tuple[int, H5Candidate]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.listed) + len(self.h5)
+
+
+def read_rank_inputs(paths: Sequence[str | os.PathLike[str]],
+                     data_file: str | os.PathLike[str] | None = None) -> RankInputs:
+    """Read candidate lists (your/FETCH ``.csv``, Heimdall ``.cand`` with ``data_file``) and
+    FETCH ``.h5`` files, in input order. A FETCH file that breaks the workspace's image rule
+    (:func:`frbtriage.io.fetch_h5.conform_images`) raises :class:`InputError`."""
+    from frbtriage.io.candidates import read_candidates
+    from frbtriage.io.fetch_h5 import conform_images, read_fetch_h5
+
+    out = RankInputs()
+    for path in paths:
+        if Path(path).suffix.lower() in _H5_SUFFIXES:
+            cand, ft, dmt, _attrs = read_fetch_h5(path)
+            ft, dmt = conform_images(path, ft, dmt, IMAGE_SHAPE)
+            out.h5.append((len(out), H5Candidate(cand, ft, dmt, os.fspath(path))))
+        else:
+            for c in read_candidates(path, data_file=data_file):
+                out.listed.append((len(out), c))
+    return out
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """One input candidate and its score (None when it could not be prepared)."""
+
+    candidate: Candidate
+    score: db.ScoreRow | None
+
+
+@dataclass
+class RankResult:
+    """What :func:`rank_candidates` found: ``rows`` by p_astro, best first, then the
+    unscored ones in input order; the ``model_version`` that scored them; ``unprepared``
+    listed candidates whose images could not be made (they are among the unscored)."""
+
+    rows: list[RankedRow]
+    model_version: str
+    unprepared: int = 0
+
+    @property
+    def n_scored(self) -> int:
+        """Rows with a score."""
+        return sum(1 for r in self.rows if r.score is not None)
+
+
+def rank_candidates(inputs: Sequence[str | os.PathLike[str]], model: LoadedModel,
+                    options: RankOptions | None = None) -> RankResult:
+    """Prepare, score and rank the candidates of ``inputs`` (lists and/or FETCH ``.h5``
+    files, see :func:`read_rank_inputs`) with ``model``.
+
+    Candidates already stored in ``options.workspace`` are not prepared again, and scores
+    that ``model``'s version already gave are reused. Raises :class:`InputError` for bad
+    options, unreadable inputs, no candidates at all, or (lists only) when no candidate's
+    data file can be read or none can be prepared; nothing is stored in those cases.
+    """
+    from frbtriage.model.predict import score_workspace
+    from frbtriage.prepare import check_data_files, prepare_candidates
+
+    opts = options or RankOptions()
+    opts.check()
+    given = read_rank_inputs(inputs, opts.data_file)
+    if not given:
+        raise InputError(inputs[0] if inputs else None, "no candidates in the input")
+    if given.listed and not given.h5:
+        check_data_files([c for _, c in given.listed])
+
+    keys: dict[int, db.CandidateKey] = {}
+    unprepared = 0
+    with contextlib.ExitStack() as stack:
+        if opts.workspace is not None:
+            ws = stack.enter_context(Workspace.open_or_create(opts.workspace))
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="frbtriage-rank-"))
+            ws = stack.enter_context(Workspace.create(Path(tmp) / "ws"))
+        if given.listed:
+            summary = prepare_candidates(ws, [c for _, c in given.listed])
+            if not given.h5 and summary.prepared == 0:
+                raise summary.nothing_prepared()
+            unprepared = len(summary.skipped)
+        for i, c in given.listed:
+            keys[i] = db.candidate_key(c.file, c.tcand, c.dm, c.width)
+        if given.h5:
+            news = [h.new_candidate() for _, h in given.h5]
+            for (i, _), new in zip(given.h5, news, strict=True):
+                keys[i] = new.key()
+            ws.append(news, np.stack([h.ft for _, h in given.h5]),
+                      np.stack([h.dmt for _, h in given.h5]))
+        id_of = ws.ids_of(keys.values())
+        wanted = sorted(set(id_of.values()))
+        score_workspace(ws, model, ids=wanted, batch_size=opts.batch_size, device=opts.device,
+                        progress=opts.progress)
+        with ws.session() as s:
+            scores = {r.candidate_id: r for r in db.read_scores(s, model.version, wanted)}
+
+    entries = given.listed + [(i, h.candidate) for i, h in given.h5]
+    ranked = sorted(((i, RankedRow(c, scores.get(id_of.get(keys[i], -1)))) for i, c in entries),
+                    key=lambda e: (e[1].score is None,
+                                   -(e[1].score.p_astro if e[1].score else 0.0), e[0]))
+    return RankResult(rows=[r for _, r in ranked], model_version=model.version,
+                      unprepared=unprepared)
+
+
+def _g(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def check_csv_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`Path`; :class:`InputError` if it is a folder (check before the
+    work, so a bad output name costs nothing)."""
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(out, "is a folder; give the output CSV file name")
+    return out
+
+
+def write_ranked_csv(path: str | os.PathLike[str], result: RankResult) -> Path:
+    """Write ``result`` as the ranked CSV (:data:`COLUMNS`), safely replacing ``path``.
+
+    ``stime`` is ``tcand`` in s with 7 decimals; ``width`` log2 samples; ``snr``, ``width``
+    and ``dm`` 6 significant digits; ``label`` 0/1 or empty; scores 6 decimals; the score
+    cells of an unscored row are empty. Returns ``path``.
+    """
+    out = check_csv_path(path)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for row in result.rows:
+        c, sc = row.candidate, row.score
+        cells = [c.file, _g(c.snr), f"{c.tcand:.7f}", _g(math.log2(c.width)), _g(c.dm),
+                 "" if c.label is None else str(int(c.label))]
+        cells += ([f"{sc.p_astro:.6f}", f"{sc.p_std:.6f}", f"{sc.bald:.6f}", result.model_version]
+                  if sc is not None else ["", "", "", ""])
+        w.writerow(cells)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(out, buf.getvalue())
