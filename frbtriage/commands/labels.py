@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.io.tables import write_table_csv
     from frbtriage.workspace import Workspace
 
-    out = check_output_file(args.output, create_parent=True)
+    out = check_output_file(args.output)
     with Workspace.open(args.workspace) as ws:
         res = aggregate(ws)
         path = write_table_csv(out, LABEL_COLUMNS, label_rows(ws, res))

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.io.tables import write_table_csv
     from frbtriage.workspace import Workspace
 
-    out = check_output_file(args.output, create_parent=True)
+    out = check_output_file(args.output)
     with Workspace.open(args.workspace) as ws:
         res = aggregate(ws)
         rows = volunteer_rows(ws, res)
