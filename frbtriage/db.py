@@ -192,7 +192,7 @@ class ModelRecord(Base):
     """A registered model version (``frbtriage.model``'s ``ModelConfig.version``).
 
     ``path`` is the model folder (safetensors + JSON); ``sha256`` of the weights;
-    ``status`` one of ``"candidate"``, ``"current"``, ``"retired"`` (at most one current);
+    ``status`` one of :data:`MODEL_STATUSES` (at most one ``"current"``);
     ``metrics`` a JSON string of its evaluation; ``parent`` the version it was retrained from;
     ``training`` a JSON string of what it was trained on (counts, a hash of the ids).
     """
@@ -225,6 +225,9 @@ class ScoreRecord(Base):
     bald: Mapped[float] = mapped_column(Float)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+
+#: Statuses of a registered model (see :mod:`frbtriage.model.registry`).
+MODEL_STATUSES = ("candidate", "current", "retired", "rejected")
 
 #: Roles of the people who use a workspace, least privileged first.
 ROLES = ("volunteer", "researcher", "admin")
@@ -465,8 +468,8 @@ def register_model(session: Session, version: str, *, path: str = "", sha256: st
 
     ``status="current"`` retires the previous current model. The caller commits.
     """
-    if status not in ("candidate", "current", "retired"):
-        raise ValueError(f"model status must be candidate, current or retired, got {status!r}")
+    if status not in MODEL_STATUSES:
+        raise ValueError(f"model status must be one of {MODEL_STATUSES}, got {status!r}")
     rec = session.get(ModelRecord, version)
     if rec is None:
         rec = ModelRecord(version=version)

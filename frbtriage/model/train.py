@@ -180,10 +180,13 @@ def predict_logits(network: EnsembleCNN, x: np.ndarray | torch.Tensor, batch_siz
 
 def train_ensemble(x: np.ndarray, targets: np.ndarray, weights: np.ndarray,
                    cfg: TrainConfig, arch: Architecture | None = None,
-                   progress: bool = False) -> tuple[EnsembleCNN, list[dict[str, float]]]:
-    """Train a fresh :class:`EnsembleCNN` on pooled views ``x (n, n_inputs, rows, cols)``;
-    returns it (eval mode) and the per-epoch history (mean training loss, seconds)."""
-    arch = arch or Architecture()
+                   progress: bool = False, init: EnsembleCNN | None = None,
+                   ) -> tuple[EnsembleCNN, list[dict[str, float]]]:
+    """Train an :class:`EnsembleCNN` on pooled views ``x (n, n_inputs, rows, cols)``: a fresh
+    one, or (``init``) a copy of ``init`` fine-tuned (its architecture is used; ``init``
+    itself is not changed). Returns it (eval mode) and the per-epoch history (mean training
+    loss, seconds)."""
+    arch = init.arch if init is not None else (arch or Architecture())
     want = (arch.n_inputs, *arch.input_shape)
     if x.ndim != 4 or x.shape[1:] != want:
         raise ValueError(f"x must be (n, {', '.join(map(str, want))}), got {x.shape}")
@@ -194,7 +197,10 @@ def train_ensemble(x: np.ndarray, targets: np.ndarray, weights: np.ndarray,
     torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
     try:
         torch.manual_seed(cfg.seed)
-        network = EnsembleCNN(arch).to(dev)
+        network = EnsembleCNN(arch)
+        if init is not None:
+            network.load_state_dict(init.state_dict())
+        network = network.to(dev)
         gen = torch.Generator().manual_seed(cfg.seed + 1)
         k = arch.members
         n = len(x)
