@@ -72,6 +72,14 @@ url = "{url}"
 
 [arrays]
 path = "{arrays}"
+
+# When a candidate's volunteer label is settled and it leaves the queue: at least min_votes
+# astro/rfi votes of which a share >= min_agreement agree, or a Dawid-Skene posterior
+# >= posterior either way. Gold candidates never retire.
+[crowd.retire]
+min_votes = 5
+min_agreement = 0.8
+posterior = 0.99
 """
 
 
