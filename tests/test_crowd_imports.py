@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -249,6 +252,38 @@ def test_interrupted_import_resumes(ws: Workspace, tmp_path: Path,
     again = import_votes(ws, path, batch_size=4)
     assert (again.added, again.already, again.rejected) == (5, 4, [])
     assert vote_count(ws) == 9
+
+
+@pytest.mark.slow
+def test_sigkill_half_way_then_resume(tmp_path: Path) -> None:
+    """SIGKILL an import of 40,000 votes after some batches are stored; running it again
+    stores exactly the rest: every vote once, none lost."""
+    small_workspace(tmp_path / "ws", tmp_path / "data").close()
+    path = write_csv(tmp_path / "votes.csv", [row(f"v{k}", "rfi", cid=c)
+                                              for k in range(8000) for c in range(1, 6)])
+    code = ("import sys; from frbtriage.workspace import Workspace; "
+            "from frbtriage.crowd.imports import import_votes; "
+            "import_votes(Workspace.open(sys.argv[1]), sys.argv[2], batch_size=200)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "ws"), str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stored, deadline = 0, time.monotonic() + 120
+    try:
+        with Workspace.open(tmp_path / "ws") as w:
+            while time.monotonic() < deadline and proc.poll() is None:
+                stored = vote_count(w)
+                if stored >= 1000:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.02)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the import finished before it could be killed"
+    with Workspace.open(tmp_path / "ws") as w:
+        before = vote_count(w)
+        assert 1000 <= before < 40_000 and before % 200 == 0  # whole batches only
+        again = import_votes(w, path)
+        assert (again.added, again.already, again.rejected) == (40_000 - before, before, [])
+        assert vote_count(w) == 40_000
 
 
 # --------------------------------------------------------------------------- the verb
