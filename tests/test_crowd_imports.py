@@ -167,11 +167,12 @@ def test_good_rows_are_stored_and_bad_rows_reported_with_line_numbers(
         [],                                                # 18 blank line: skipped
         row("cy", "RFI", cid=2, seconds="1e400"),          # 19 bad seconds
         row("cy", "RFI", file="data/obs.fil", stime="1e305", dm=1),  # 20 overflows the key
+        row("ada", "astro", cid=4),                        # 21 retired, again: refused again
     ])
     summary = import_votes(ws, path)
-    assert (summary.rows, summary.added, summary.already) == (18, 2, 0)
+    assert (summary.rows, summary.added, summary.already) == (19, 2, 0)
     reasons = dict(summary.rejected)
-    assert list(reasons) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 19, 20]
+    assert list(reasons) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 19, 20, 21]
     expect = {3: "unknown answer 'maybe'", 4: "unknown tag 'sparkly'",
               5: "stime 'abc' is not a number", 6: "seconds taken must be >= 0",
               7: "vote refused: candidate 4 is retired", 8: "vote refused: volunteer 'bob' is "
@@ -182,11 +183,11 @@ def test_good_rows_are_stored_and_bad_rows_reported_with_line_numbers(
               14: "10 fields where the header has 9", 15: "no candidate_id and no file",
               16: "stime 'inf' is not a finite number",
               19: "seconds '1e400' is not a finite number",
-              20: "stime '1e305' is out of range"}
+              20: "stime '1e305' is out of range", 21: "vote refused: candidate 4 is retired"}
     for line, text in expect.items():
         assert reasons[line].startswith(text), (line, reasons[line])
     assert sorted((v.candidate_id, v.answer) for v in votes_of(ws)) == [(1, "astro"), (5, "rfi")]
-    assert str(summary) == ("18 rows: 2 votes added, 0 already stored, 16 rejected; "
+    assert str(summary) == ("19 rows: 2 votes added, 0 already stored, 17 rejected; "
                             "2 volunteers created")
 
 

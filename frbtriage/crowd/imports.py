@@ -334,7 +334,7 @@ class _Import:
     def _new_rows(self, s: Session, batch: list[_Vote],
                   seen: set[tuple[int, int]]) -> list[dict[str, object]]:
         """The rows of ``batch`` to insert; counts the ones already stored, rejects refused
-        ones; adds the pairs of both to ``seen``."""
+        ones; adds the pairs stored or to be inserted to ``seen``."""
         pairs = [(self.volunteer_ids[v.volunteer], int(v.candidate_id)) for v in batch]
         cids = sorted({c for _, c in pairs})
         stored = _stored_pairs(s, cids)
@@ -345,6 +345,7 @@ class _Import:
                 self.summary.already += 1
             elif pair in refused:
                 self.reject(v, f"vote refused: {refused[pair]}")
+                continue
             else:
                 rows.append({"candidate_id": pair[1], "volunteer_id": pair[0],
                              "answer": v.answer, "tags": v.tags, "seconds": v.seconds,
