@@ -85,6 +85,9 @@ def test_parse_zooniverse_annotations():
     ('[{"task": "T1", "value": []}]', "no task 'T0'"),
     ('[{"task": "T0", "value": "galaxy"}]', "unknown answer 'galaxy'"),
     ('[{"task": "T0", "value": 0}]', "must be text"),
+    ('[{"task": ["T0"], "value": "astro"}]', "no task 'T0'"),
+    ('[{"task": "T0", "value": "astro"}, {"task": "T1", "value": 5}]', "list of tags"),
+    ("[" * 100_000, "not JSON"),
 ])
 def test_bad_zooniverse_annotations(blob, problem):
     with pytest.raises(InputError, match=problem):

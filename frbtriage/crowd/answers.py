@@ -141,14 +141,16 @@ def parse_zooniverse_annotations(
     """
     try:
         tasks = json.loads(annotations)
-    except (json.JSONDecodeError, TypeError) as e:
+    except (json.JSONDecodeError, TypeError, RecursionError) as e:
         raise InputError(where, f"annotations are not JSON: {e}") from None
     if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
         raise InputError(where, "annotations must be a JSON list of task objects")
-    values = {t.get("task"): t.get("value") for t in tasks}
+    values = {t.get("task"): t.get("value") for t in tasks if isinstance(t.get("task"), str)}
     if answer_task not in values:
         raise InputError(where, f"annotations have no task {answer_task!r}")
-    tags = values.get(tags_task) or ()
+    tags = values.get(tags_task) or []
+    if not isinstance(tags, str | list):
+        raise InputError(where, f"task {tags_task!r} must hold a list of tags, got {tags!r}")
     return parse_answer(values[answer_task], where), parse_tags(tags, where)
 
 
