@@ -12,7 +12,6 @@ volunteers). Re-running it on the same votes writes the same labels.
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +30,7 @@ from frbtriage.crowd.aggregate import (
 from frbtriage.crowd.answers import ANSWERS, ASTRO, NOT_ASTRO
 from frbtriage.crowd.retire import RetirementRule, retired
 from frbtriage.errors import InputError
+from frbtriage.io.candidates import log2_text
 
 if TYPE_CHECKING:
     from frbtriage.workspace import Workspace
@@ -118,10 +118,6 @@ def aggregate(ws: Workspace, rule: RetirementRule | None = None,
     return Consensus(result=result, majority=majority, gold=gold, retired=newly, labelled=n)
 
 
-def _log2_width(width: int) -> str:
-    return f"{math.log2(width):.6g}"
-
-
 #: Columns of :func:`label_rows`.
 LABEL_COLUMNS = ("candidate_id", "file", "stime", "dm", "width", "snr", "votes_astro",
                  "votes_rfi", "votes_cant_tell", "p_astro_votes", "uncertainty", "agreement",
@@ -142,7 +138,7 @@ def label_rows(ws: Workspace, consensus: Consensus) -> list[dict[str, object]]:
         r = recs[cid]
         rows.append({
             "candidate_id": cid, "file": r.file, "stime": f"{r.tcand:.7f}", "dm": f"{r.dm:g}",
-            "width": _log2_width(r.width), "snr": f"{r.snr:g}",
+            "width": log2_text(r.width), "snr": f"{r.snr:g}",
             "votes_astro": int(it.counts[k, 0]), "votes_rfi": int(it.counts[k, 1]),
             "votes_cant_tell": int(it.counts[k, 2]),
             "p_astro_votes": f"{it.p_astro[k]:.6f}", "uncertainty": f"{it.uncertainty[k]:.6f}",

@@ -63,7 +63,7 @@ from frbtriage.crowd.answers import (
     parse_zooniverse_annotations,
 )
 from frbtriage.crowd.volunteers import ensure_volunteer
-from frbtriage.crowd.votes import _check_seconds
+from frbtriage.crowd.votes import check_seconds, refusals
 from frbtriage.errors import InputError
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ def _plain_vote(line: int, f: Mapping[str, str], base: Path, now: dt.datetime) -
     return _Vote(line=line, volunteer=f["volunteer"].strip(), candidate_id=cid, key=key,
                  answer=ANSWERS[parse_answer(f["answer"])],
                  tags=",".join(parse_tags(f.get("tags", ""))),
-                 seconds=_check_seconds(_number(f, "seconds"), None) if seconds else None,
+                 seconds=check_seconds(_number(f, "seconds"), None) if seconds else None,
                  created=zoo.parse_time(created) if created else now)
 
 
@@ -338,7 +338,7 @@ class _Import:
         pairs = [(self.volunteer_ids[v.volunteer], int(v.candidate_id)) for v in batch]
         cids = sorted({c for _, c in pairs})
         stored = _stored_pairs(s, cids)
-        refused = _refusals(s, pairs)
+        refused = refusals(s, pairs)
         rows = []
         for v, pair in zip(batch, pairs, strict=True):
             if pair in seen or pair in stored:
@@ -362,38 +362,6 @@ def _stored_pairs(s: Session, cids: list[int]) -> set[tuple[int, int]]:
         q = select(db.VoteRecord.volunteer_id, db.VoteRecord.candidate_id).where(
             db.VoteRecord.candidate_id.in_(cids[lo:lo + _CHUNK]))
         out.update((int(v), int(c)) for v, c in s.execute(q))
-    return out
-
-
-def _refusals(s: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
-    """Why each refused ``(volunteer_id, candidate_id)`` vote must be refused: the rules of
-    :func:`frbtriage.crowd.votes.submit_vote` (volunteer exists and is active, candidate
-    exists and is not retired) for many votes in a few queries."""
-    vids = sorted({v for v, _ in pairs})
-    cids = sorted({c for _, c in pairs})
-    people: dict[int, tuple[str, bool]] = {}
-    known: set[int] = set()
-    retired: set[int] = set()
-    for lo in range(0, len(vids), _CHUNK):
-        q = select(db.VolunteerRecord.id, db.VolunteerRecord.name, db.VolunteerRecord.active
-                   ).where(db.VolunteerRecord.id.in_(vids[lo:lo + _CHUNK]))
-        people.update({i: (name, bool(active)) for i, name, active in s.execute(q)})
-    for lo in range(0, len(cids), _CHUNK):
-        part = cids[lo:lo + _CHUNK]
-        known.update(s.scalars(select(db.CandidateRecord.id).where(
-            db.CandidateRecord.id.in_(part))))
-        retired.update(s.scalars(select(db.QueueRecord.candidate_id).where(
-            db.QueueRecord.candidate_id.in_(part), db.QueueRecord.retired.is_(True))))
-    out = {}
-    for vid, cid in pairs:
-        if vid not in people:
-            out[vid, cid] = f"no volunteer with id {vid}"
-        elif not people[vid][1]:
-            out[vid, cid] = f"volunteer {people[vid][0]!r} is disabled"
-        elif cid not in known:
-            out[vid, cid] = f"no candidate with id {cid}"
-        elif cid in retired:
-            out[vid, cid] = f"candidate {cid} is retired (its label is settled)"
     return out
 
 

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from frbtriage.workspace import Workspace
 
 
+#: Ids per ``IN (...)`` query.
+_CHUNK = 500
+
+
 @dataclass(frozen=True)
 class Vote:
     """A stored vote as plain values; ``answer`` is one of
@@ -72,7 +76,9 @@ class Receipt:
     known: int | None
 
 
-def _check_seconds(seconds: float | None, where: str | None) -> float | None:
+def check_seconds(seconds: float | None, where: str | None) -> float | None:
+    """``seconds`` taken to answer as a float (None stays None); :class:`InputError` unless
+    it is finite and >= 0."""
     if seconds is None:
         return None
     s = float(seconds)
@@ -81,20 +87,36 @@ def _check_seconds(seconds: float | None, where: str | None) -> float | None:
     return s
 
 
-def _refusal(s: Session, volunteer_id: int, candidate_id: int) -> str | None:
-    """Why a vote by ``volunteer_id`` on ``candidate_id`` must be refused, or None."""
-    vol = s.get(db.VolunteerRecord, int(volunteer_id))
-    if vol is None:
-        return f"no volunteer with id {volunteer_id}"
-    if not vol.active:
-        return f"volunteer {vol.name!r} is disabled"
-    cand = s.get(db.CandidateRecord, int(candidate_id))
-    if cand is None:
-        return f"no candidate with id {candidate_id}"
-    queued = s.get(db.QueueRecord, int(candidate_id))
-    if queued is not None and queued.retired:
-        return f"candidate {candidate_id} is retired (its label is settled)"
-    return None
+def refusals(s: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """Why each refused ``(volunteer_id, candidate_id)`` vote must be refused (pairs not in
+    the result may be stored): the volunteer exists and is active, the candidate exists and
+    is not retired. Many votes in a few queries (chunks of 500 ids)."""
+    vids = sorted({v for v, _ in pairs})
+    cids = sorted({c for _, c in pairs})
+    people: dict[int, tuple[str, bool]] = {}
+    known: set[int] = set()
+    retired: set[int] = set()
+    for lo in range(0, len(vids), _CHUNK):
+        q = select(db.VolunteerRecord.id, db.VolunteerRecord.name, db.VolunteerRecord.active
+                   ).where(db.VolunteerRecord.id.in_(vids[lo:lo + _CHUNK]))
+        people.update({i: (name, bool(active)) for i, name, active in s.execute(q)})
+    for lo in range(0, len(cids), _CHUNK):
+        part = cids[lo:lo + _CHUNK]
+        known.update(s.scalars(select(db.CandidateRecord.id).where(
+            db.CandidateRecord.id.in_(part))))
+        retired.update(s.scalars(select(db.QueueRecord.candidate_id).where(
+            db.QueueRecord.candidate_id.in_(part), db.QueueRecord.retired.is_(True))))
+    out = {}
+    for vid, cid in pairs:
+        if vid not in people:
+            out[vid, cid] = f"no volunteer with id {vid}"
+        elif not people[vid][1]:
+            out[vid, cid] = f"volunteer {people[vid][0]!r} is disabled"
+        elif cid not in known:
+            out[vid, cid] = f"no candidate with id {cid}"
+        elif cid in retired:
+            out[vid, cid] = f"candidate {cid} is retired (its label is settled)"
+    return out
 
 
 def stored_vote(s: Session, volunteer_id: int, candidate_id: int) -> db.VoteRecord | None:
@@ -122,10 +144,11 @@ def submit_vote(ws: Workspace, volunteer_id: int, candidate_id: int, answer: str
     where = f"vote on candidate {candidate_id}"
     code = parse_answer(answer, where)
     tag_text = ",".join(parse_tags(tags, where))
-    secs = _check_seconds(seconds, where)
+    secs = check_seconds(seconds, where)
     try:
         with ws.session() as s, s.begin():
-            problem = _refusal(s, volunteer_id, candidate_id)
+            problem = refusals(s, [(int(volunteer_id), int(candidate_id))]).get(
+                (int(volunteer_id), int(candidate_id)))
             if problem:
                 raise InputError(None, f"vote refused: {problem}")
             rec = db.VoteRecord(candidate_id=int(candidate_id), volunteer_id=int(volunteer_id),

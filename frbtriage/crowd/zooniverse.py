@@ -60,7 +60,6 @@ import datetime as dt
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,7 +68,8 @@ from sqlalchemy import select
 
 from frbtriage import db
 from frbtriage.errors import InputError
-from frbtriage.io.candidates import _log2_text
+from frbtriage.io.candidates import log2_text
+from frbtriage.safe_write import write_bytes
 
 if TYPE_CHECKING:
     from frbtriage.workspace import Workspace
@@ -132,28 +132,9 @@ def image_name(candidate_id: int) -> str:
     return f"candidate_{int(candidate_id)}.png"
 
 
-def _write_replacing(path: Path, data: bytes) -> None:
-    """Write ``data`` to a unique temporary file beside ``path``, flush it to disk and rename
-    it over ``path``; on any error the temporary file is removed and ``path`` is untouched.
-    (The write-then-rename of ``frbtriage.safe_write``, which is not on main yet.)"""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; the images are meant to be shared
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _manifest_row(rec: db.CandidateRecord) -> list[str]:
     return [image_name(rec.id), str(rec.id), rec.file, repr(float(rec.tcand)),
-            repr(float(rec.dm)), _log2_text(rec.width), repr(float(rec.snr))]
+            repr(float(rec.dm)), log2_text(rec.width), repr(float(rec.snr))]
 
 
 def _open_queue(ws: Workspace) -> list[db.CandidateRecord]:
@@ -198,11 +179,11 @@ def export_zooniverse(ws: Workspace, out_dir: str | os.PathLike[str], *,
             fts, dmts = ws.images([r.row for r in part])
             for rec, ft, dmt in zip(part, fts, dmts, strict=True):
                 path = out / image_name(rec.id)
-                _write_replacing(path, figure_png(candidate_figure(ft, dmt)))
+                write_bytes(path, figure_png(candidate_figure(ft, dmt)))
                 result.images.append(path)
                 writer.writerow(_manifest_row(rec))
                 bar.update()
-    _write_replacing(result.manifest, text.getvalue().encode("utf-8"))
+    write_bytes(result.manifest, text.getvalue().encode("utf-8"))
     return result
 
 
@@ -270,13 +251,13 @@ def classification_seconds(metadata: str) -> float | None:
     ``metadata`` JSON), or None when they are missing, unreadable or not a duration a vote
     may hold (:func:`frbtriage.crowd.votes.submit_vote`'s rule): the duration is a detail,
     never a reason to drop a classification."""
-    from frbtriage.crowd.votes import _check_seconds
+    from frbtriage.crowd.votes import check_seconds
 
     try:
         meta = json.loads(metadata)
         start, end = meta["started_at"], meta["finished_at"]
         took = (parse_time(end) - parse_time(start)).total_seconds()
-        return _check_seconds(took, None)
+        return check_seconds(took, None)
     except (json.JSONDecodeError, RecursionError, TypeError, KeyError, AttributeError,
             InputError):
         return None

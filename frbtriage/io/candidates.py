@@ -128,7 +128,9 @@ def _fmt(x: float) -> str:
     return repr(float(x))
 
 
-def _log2_text(width: int) -> str:
+def log2_text(width: int) -> str:
+    """``log2(width)`` as your/FETCH lists write it: an integer when exact, else the
+    shortest float text that reads back the same."""
     lg = math.log2(width)
     return str(int(lg)) if lg.is_integer() else repr(lg)
 
@@ -239,7 +241,7 @@ def write_fetch_csv(path: str | os.PathLike[str], cands: Iterable[Candidate]) ->
                 _relative_for(p, c.file),
                 _fmt(c.snr),
                 _fmt(c.tcand),
-                _log2_text(int(c.width)),
+                log2_text(int(c.width)),
                 _fmt(c.dm),
                 -1 if c.label is None else int(c.label),
                 "",
