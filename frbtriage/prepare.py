@@ -46,8 +46,9 @@ from numba import njit, prange
 from numpy.typing import NDArray
 
 from frbtriage import db
+from frbtriage.conventions import IMAGE_SIZE
 from frbtriage.errors import InputError
-from frbtriage.physics import delay_samples, delay_table
+from frbtriage.physics import delay_samples, delay_table, sweep_seconds
 
 if TYPE_CHECKING:
     from frbtriage.io.candidates import Candidate
@@ -56,10 +57,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Output image size: 256 frequency (or DM) x 256 time.
-NOUT = 256
-NDM = 256
-NFREQ = 256
+#: Time samples of an image (``IMAGE_SIZE``); the name ``frbtriage.simulate.search`` imports.
+NOUT = IMAGE_SIZE
 
 #: Flagging in :func:`channel_mask`.
 FlagMode = Literal["auto", "sk", "iqrm", "none"]
@@ -99,7 +98,7 @@ class Geometry:
     @property
     def kept(self) -> int:
         """Number of input samples the 256 output samples average: ``256 * decim``."""
-        return NOUT * self.decim
+        return IMAGE_SIZE * self.decim
 
 
 def decimation(width: int) -> int:
@@ -113,22 +112,22 @@ def geometry(header: Header, tcand: float, dm: float, width: int) -> Geometry:
     freqs = header.freqs
     tsamp = header.tsamp
     decim = decimation(width)
-    sweep = 4.148808e3 * dm * (freqs.min() ** -2.0 - freqs.max() ** -2.0)  # s, as your
+    sweep = sweep_seconds(dm, freqs.min(), freqs.max())  # as your computes it
     # your's get_chunk: [tcand - sweep - width*tsamp, tcand + sweep + width*tsamp)
     t0 = tcand - sweep - width * tsamp
     t1 = tcand + sweep + width * tsamp
     nstart = math.floor(t0 / tsamp)
     nsamp = int((t1 - t0) / tsamp)
-    if nsamp < NOUT * decim:  # too short for 256 decimated samples: lengthen, centred
-        nstart -= (NOUT * decim - nsamp) // 2
-        nsamp = NOUT * decim
+    if nsamp < IMAGE_SIZE * decim:  # too short for 256 decimated samples: lengthen, centred
+        nstart -= (IMAGE_SIZE * decim - nsamp) // 2
+        nsamp = IMAGE_SIZE * decim
     # your_candmaker: decimate (padded to a multiple), crop the central 256
     nblocks = -(-nsamp // decim)
-    start = nstart + (nblocks // 2 - NOUT // 2) * decim
-    dms = np.linspace(0.0, 2.0 * dm, NDM)
+    start = nstart + (nblocks // 2 - IMAGE_SIZE // 2) * decim
+    dms = np.linspace(0.0, 2.0 * dm, IMAGE_SIZE)
     dmt_delays = delay_table(dms, freqs, tsamp)
     ft_delays = delay_samples(dm, freqs, tsamp)
-    need = NOUT * decim + dmt_delays.max(axis=0)
+    need = IMAGE_SIZE * decim + dmt_delays.max(axis=0)
     read_stop = start + int(need.max())
     return Geometry(decim=decim, start=start, read_stop=read_stop, ft_delays=ft_delays,
                     dmt_delays=dmt_delays, dms=dms, need=need)
@@ -284,16 +283,17 @@ def dm_time_decimated(data: NDArray[np.float32], geo: Geometry) -> NDArray[np.fl
 
     decim = geo.decim
     nchan = data.shape[0]
-    direct = NDM * NOUT * decim * _NS_PER_BOWTIE_ADD
-    split = NDM * NOUT * _NS_PER_BOWTIE_ADD + float(geo.need.mean()) * _NS_PER_BOXCAR_SAMPLE
+    pixels = IMAGE_SIZE * IMAGE_SIZE
+    direct = pixels * decim * _NS_PER_BOWTIE_ADD
+    split = pixels * _NS_PER_BOWTIE_ADD + float(geo.need.mean()) * _NS_PER_BOXCAR_SAMPLE
     if decim == 1 or direct <= split:
-        return dm_time(data, geo.dmt_delays, 0, NOUT, decim)
+        return dm_time(data, geo.dmt_delays, 0, IMAGE_SIZE, decim)
     dl = geo.dmt_delays
-    m_len = NOUT + int(dl.max()) // decim + 1
+    m_len = IMAGE_SIZE + int(dl.max()) // decim + 1
     z = np.empty((nchan, decim * m_len), dtype=np.float32)
     _phase_split_boxcar(data, geo.need, decim, m_len, z)
     zdl = (dl % decim) * m_len + dl // decim
-    out = dm_time(z, zdl, 0, NOUT, 1)
+    out = dm_time(z, zdl, 0, IMAGE_SIZE, 1)
     out *= np.float32(1.0 / decim)
     return out
 
@@ -364,7 +364,7 @@ def make_images(data: NDArray[np.float32], geo: Geometry, descending: bool,
     ft = decimate_time(ded, geo.decim) if geo.decim > 1 else ded
     if not descending:
         ft = ft[::-1]
-    ft = normalise(resize_freq(np.ascontiguousarray(ft), NFREQ, "area"))
+    ft = normalise(resize_freq(np.ascontiguousarray(ft), IMAGE_SIZE, "area"))
     dmt = normalise(dm_time_decimated(data, geo))
     return ft, dmt
 

@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from frbtriage import db
+from frbtriage.conventions import IMAGE_SHAPE
 from frbtriage.errors import InputError
 
 if TYPE_CHECKING:
@@ -55,8 +56,6 @@ ARRAYS_NAME = "arrays.zarr"
 DB_NAME = "triage.db"
 LOCK_NAME = ".frbtriage.lock"
 DEFAULT_URL = "sqlite:///{workspace}/" + DB_NAME
-#: Image size of ``ft`` (frequency x time) and ``dmt`` (DM x time).
-IMAGE_SHAPE = (256, 256)
 FORMAT_VERSION = 1
 
 _CONFIG_TEMPLATE = """\
