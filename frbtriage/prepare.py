@@ -37,7 +37,7 @@ import math
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -51,9 +51,11 @@ from frbtriage.errors import InputError
 from frbtriage.physics import delay_samples, delay_table, sweep_seconds
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from frbtriage.io.candidates import Candidate
     from frbtriage.io.filterbank import FilterbankReader, Header
-    from frbtriage.workspace import Workspace
+    from frbtriage.workspace import NewCandidate, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -492,6 +494,129 @@ def check_data_files(candidates: Iterable[Candidate]) -> None:
         raise first
 
 
+def _fresh_by_file(ws: Workspace, cands: Sequence[Candidate]
+                   ) -> tuple[dict[str, list[Candidate]], int]:
+    """The candidates to prepare, grouped by absolute data file path and sorted by
+    ``(tcand, dm, width)`` within each file, and how many were dropped: already in ``ws`` or
+    repeated in ``cands`` (same key, see ``db.candidate_key``)."""
+    by_file: dict[str, list[Candidate]] = defaultdict(list)
+    for c in cands:
+        by_file[os.path.abspath(c.file)].append(c)
+    known = ws.known_keys(list(by_file))
+    todo: dict[str, list[Candidate]] = {}
+    dropped = 0
+    for f, group in by_file.items():
+        fresh = []
+        for c in sorted(group, key=lambda c: (c.tcand, c.dm, c.width)):
+            key = db.candidate_key(f, c.tcand, c.dm, c.width)
+            if key in known:
+                dropped += 1
+            else:
+                known.add(key)
+                fresh.append(c)
+        if fresh:
+            todo[f] = fresh
+    return todo, dropped
+
+
+class _Recorder:
+    """Where each candidate of a run ends up, counted in ``summary``: a prepared one joins the
+    pending batch, appended to ``ws`` ``batch_size`` at a time (each batch atomic; then
+    ``on_batch(summary.added)``), a skipped one is logged with its reason; ``bar`` advances
+    by one either way."""
+
+    def __init__(self, ws: Workspace, summary: PrepareSummary, bar: tqdm, batch_size: int,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.ws = ws
+        self.summary = summary
+        self.bar = bar
+        self.batch_size = batch_size
+        self.on_batch = on_batch
+        self._pending: list[NewCandidate] = []
+        self._ft: list[NDArray[np.float32]] = []
+        self._dmt: list[NDArray[np.float32]] = []
+
+    def prepared(self, record: NewCandidate, ft: NDArray[np.float32],
+                 dmt: NDArray[np.float32]) -> None:
+        """Queue a candidate with its ``(256, 256)`` images; write the batch when it is full."""
+        self._pending.append(record)
+        self._ft.append(ft)
+        self._dmt.append(dmt)
+        self.bar.update(1)
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def skipped(self, path: str, c: Candidate, reason: str) -> None:
+        """Record that candidate ``c`` of data file ``path`` was not prepared, and why."""
+        s = Skipped(path, float(c.tcand), float(c.dm), int(c.width), reason)
+        self.summary.skipped.append(s)
+        log.warning("skipped %s", s)
+        self.bar.update(1)
+
+    def flush(self) -> None:
+        """Append the pending batch to the workspace, if any, and count what was added."""
+        pending = self._pending
+        if not pending:
+            return
+        summary = self.summary
+        ids = self.ws.append(pending, np.stack(self._ft), np.stack(self._dmt))
+        summary.ids.extend(ids)
+        summary.added += len(ids)
+        summary.already += len(pending) - len(ids)
+        if len(ids) == len(pending):
+            summary.padded += sum(1 for c in pending if c.padded)
+        else:  # another writer stored some of them meanwhile
+            summary.padded += sum(1 for r in self.ws.candidates(ids) if r.padded)
+        pending.clear()
+        self._ft.clear()
+        self._dmt.clear()
+        if self.on_batch is not None:
+            self.on_batch(summary.added)
+
+
+def _prepare_file(rec: _Recorder, path: str, group: Sequence[Candidate], mask: MaskMode,
+                  kill_mask: str | os.PathLike[str] | None, scratch: Scratch) -> None:
+    """Prepare one data file's candidates ``group`` into ``rec`` (see
+    :func:`prepare_candidates` for ``mask`` and ``kill_mask``); the file is opened once, and
+    a file that cannot be read skips them all."""
+    from frbtriage.io.filterbank import FilterbankReader
+    from frbtriage.workspace import NewCandidate
+
+    try:
+        reader = FilterbankReader(path)
+    except InputError as err:
+        for c in group:
+            rec.skipped(path, c, f"unreadable data file ({err.problem})")
+        return
+    rec.summary.files += 1
+    with reader:
+        try:
+            kill = _load_kill(kill_mask, reader.header.nchans)
+            fmask = file_mask(reader, kill) if mask == "file" else kill
+        except InputError as err:
+            for c in group:
+                rec.skipped(path, c, f"unreadable data file ({err.problem})")
+            return
+        for c in group:
+            problem = check_candidate(reader.header, c.tcand, c.dm, c.width)
+            if problem:
+                rec.skipped(path, c, problem)
+                continue
+            geo = geometry(reader.header, c.tcand, c.dm, c.width)
+            try:
+                data, padded = read_window(reader, geo, scratch)
+            except InputError as err:
+                rec.skipped(path, c, err.problem)
+                continue
+            m = (channel_mask(np.ascontiguousarray(data[:, : geo.kept]), "auto", kill)
+                 if mask == "window" else fmask)
+            ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
+            del data
+            rec.prepared(NewCandidate(
+                file=path, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
+                snr=float(c.snr), label=c.label, padded=padded, origin=c.origin), ft, dmt)
+
+
 def prepare_candidates(
     ws: Workspace,
     candidates: Iterable[Candidate],
@@ -516,106 +641,22 @@ def prepare_candidates(
     """
     from tqdm import tqdm
 
-    from frbtriage.io.filterbank import FilterbankReader
-    from frbtriage.workspace import NewCandidate
-
     t_start = time.perf_counter()
     cands = list(candidates)
     summary = PrepareSummary(total=len(cands))
-    by_file: dict[str, list[Candidate]] = defaultdict(list)
-    for c in cands:
-        by_file[os.path.abspath(c.file)].append(c)
-    known = ws.known_keys(list(by_file))
-    todo: dict[str, list[Candidate]] = {}
-    for f, group in by_file.items():
-        fresh = []
-        for c in sorted(group, key=lambda c: (c.tcand, c.dm, c.width)):
-            key = db.candidate_key(f, c.tcand, c.dm, c.width)
-            if key in known:
-                summary.already += 1
-            else:
-                known.add(key)
-                fresh.append(c)
-        if fresh:
-            todo[f] = fresh
-    n_todo = sum(len(g) for g in todo.values())
+    todo, summary.already = _fresh_by_file(ws, cands)
     if progress is None:
         import sys
 
         progress = sys.stderr.isatty()
-    bar = tqdm(total=n_todo, unit="cand", desc="prepare", disable=not progress,
-               dynamic_ncols=True, smoothing=0.1)
-
+    bar = tqdm(total=sum(len(g) for g in todo.values()), unit="cand", desc="prepare",
+               disable=not progress, dynamic_ncols=True, smoothing=0.1)
+    rec = _Recorder(ws, summary, bar, batch_size, on_batch)
     scratch = Scratch()
-    pending: list[NewCandidate] = []
-    pend_ft: list[NDArray[np.float32]] = []
-    pend_dmt: list[NDArray[np.float32]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        ids = ws.append(pending, np.stack(pend_ft), np.stack(pend_dmt))
-        summary.ids.extend(ids)
-        summary.added += len(ids)
-        summary.already += len(pending) - len(ids)
-        if len(ids) == len(pending):
-            summary.padded += sum(1 for c in pending if c.padded)
-        else:  # another writer stored some of them meanwhile
-            summary.padded += sum(1 for r in ws.candidates(ids) if r.padded)
-        pending.clear()
-        pend_ft.clear()
-        pend_dmt.clear()
-        if on_batch is not None:
-            on_batch(summary.added)
-
-    def skip(f: str, c: Candidate, reason: str) -> None:
-        s = Skipped(f, float(c.tcand), float(c.dm), int(c.width), reason)
-        summary.skipped.append(s)
-        log.warning("skipped %s", s)
-        bar.update(1)
-
     try:
         for f, group in todo.items():
-            try:
-                reader = FilterbankReader(f)
-            except InputError as err:
-                for c in group:
-                    skip(f, c, f"unreadable data file ({err.problem})")
-                continue
-            summary.files += 1
-            with reader:
-                try:
-                    kill = _load_kill(kill_mask, reader.header.nchans)
-                    fmask = file_mask(reader, kill) if mask == "file" else kill
-                except InputError as err:
-                    for c in group:
-                        skip(f, c, f"unreadable data file ({err.problem})")
-                    continue
-                for c in group:
-                    problem = check_candidate(reader.header, c.tcand, c.dm, c.width)
-                    if problem:
-                        skip(f, c, problem)
-                        continue
-                    geo = geometry(reader.header, c.tcand, c.dm, c.width)
-                    try:
-                        data, padded = read_window(reader, geo, scratch)
-                    except InputError as err:
-                        skip(f, c, err.problem)
-                        continue
-                    m = (channel_mask(np.ascontiguousarray(data[:, : geo.kept]), "auto", kill)
-                         if mask == "window" else fmask)
-                    ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
-                    del data
-                    pending.append(NewCandidate(
-                        file=f, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
-                        snr=float(c.snr), label=c.label, padded=padded, origin=c.origin))
-                    pend_ft.append(ft)
-                    pend_dmt.append(dmt)
-                    bar.update(1)
-                    if len(pending) >= batch_size:
-                        flush()
-            flush()
-        flush()
+            _prepare_file(rec, f, group, mask, kill_mask, scratch)
+            rec.flush()  # a batch holds one file's candidates
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t_start
