@@ -1,6 +1,7 @@
 """frbtriage: fast radio burst candidate triage for CHIME-like telescopes.
 
-Arrays live in zarr, records in SQL; see DESIGN.md and the README for the data flow.
+Arrays live in zarr, records in SQL; see README.md for the data flow and docs/CONTRACTS.md for
+the interfaces the modules agree on.
 """
 
 from importlib.metadata import PackageNotFoundError, version

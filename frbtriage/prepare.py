@@ -37,7 +37,7 @@ import math
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -46,20 +46,18 @@ from numba import njit, prange
 from numpy.typing import NDArray
 
 from frbtriage import db
+from frbtriage.conventions import IMAGE_SIZE
 from frbtriage.errors import InputError
-from frbtriage.physics import delay_samples, delay_table
+from frbtriage.physics import delay_samples, delay_table, sweep_seconds
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from frbtriage.io.candidates import Candidate
     from frbtriage.io.filterbank import FilterbankReader, Header
-    from frbtriage.workspace import Workspace
+    from frbtriage.workspace import NewCandidate, Workspace
 
 log = logging.getLogger(__name__)
-
-#: Output image size: 256 frequency (or DM) x 256 time.
-NOUT = 256
-NDM = 256
-NFREQ = 256
 
 #: Flagging in :func:`channel_mask`.
 FlagMode = Literal["auto", "sk", "iqrm", "none"]
@@ -99,7 +97,7 @@ class Geometry:
     @property
     def kept(self) -> int:
         """Number of input samples the 256 output samples average: ``256 * decim``."""
-        return NOUT * self.decim
+        return IMAGE_SIZE * self.decim
 
 
 def decimation(width: int) -> int:
@@ -113,22 +111,22 @@ def geometry(header: Header, tcand: float, dm: float, width: int) -> Geometry:
     freqs = header.freqs
     tsamp = header.tsamp
     decim = decimation(width)
-    sweep = 4.148808e3 * dm * (freqs.min() ** -2.0 - freqs.max() ** -2.0)  # s, as your
+    sweep = sweep_seconds(dm, freqs.min(), freqs.max())  # as your computes it
     # your's get_chunk: [tcand - sweep - width*tsamp, tcand + sweep + width*tsamp)
     t0 = tcand - sweep - width * tsamp
     t1 = tcand + sweep + width * tsamp
     nstart = math.floor(t0 / tsamp)
     nsamp = int((t1 - t0) / tsamp)
-    if nsamp < NOUT * decim:  # too short for 256 decimated samples: lengthen, centred
-        nstart -= (NOUT * decim - nsamp) // 2
-        nsamp = NOUT * decim
+    if nsamp < IMAGE_SIZE * decim:  # too short for 256 decimated samples: lengthen, centred
+        nstart -= (IMAGE_SIZE * decim - nsamp) // 2
+        nsamp = IMAGE_SIZE * decim
     # your_candmaker: decimate (padded to a multiple), crop the central 256
     nblocks = -(-nsamp // decim)
-    start = nstart + (nblocks // 2 - NOUT // 2) * decim
-    dms = np.linspace(0.0, 2.0 * dm, NDM)
+    start = nstart + (nblocks // 2 - IMAGE_SIZE // 2) * decim
+    dms = np.linspace(0.0, 2.0 * dm, IMAGE_SIZE)
     dmt_delays = delay_table(dms, freqs, tsamp)
     ft_delays = delay_samples(dm, freqs, tsamp)
-    need = NOUT * decim + dmt_delays.max(axis=0)
+    need = IMAGE_SIZE * decim + dmt_delays.max(axis=0)
     read_stop = start + int(need.max())
     return Geometry(decim=decim, start=start, read_stop=read_stop, ft_delays=ft_delays,
                     dmt_delays=dmt_delays, dms=dms, need=need)
@@ -284,16 +282,17 @@ def dm_time_decimated(data: NDArray[np.float32], geo: Geometry) -> NDArray[np.fl
 
     decim = geo.decim
     nchan = data.shape[0]
-    direct = NDM * NOUT * decim * _NS_PER_BOWTIE_ADD
-    split = NDM * NOUT * _NS_PER_BOWTIE_ADD + float(geo.need.mean()) * _NS_PER_BOXCAR_SAMPLE
+    pixels = IMAGE_SIZE * IMAGE_SIZE
+    direct = pixels * decim * _NS_PER_BOWTIE_ADD
+    split = pixels * _NS_PER_BOWTIE_ADD + float(geo.need.mean()) * _NS_PER_BOXCAR_SAMPLE
     if decim == 1 or direct <= split:
-        return dm_time(data, geo.dmt_delays, 0, NOUT, decim)
+        return dm_time(data, geo.dmt_delays, 0, IMAGE_SIZE, decim)
     dl = geo.dmt_delays
-    m_len = NOUT + int(dl.max()) // decim + 1
+    m_len = IMAGE_SIZE + int(dl.max()) // decim + 1
     z = np.empty((nchan, decim * m_len), dtype=np.float32)
     _phase_split_boxcar(data, geo.need, decim, m_len, z)
     zdl = (dl % decim) * m_len + dl // decim
-    out = dm_time(z, zdl, 0, NOUT, 1)
+    out = dm_time(z, zdl, 0, IMAGE_SIZE, 1)
     out *= np.float32(1.0 / decim)
     return out
 
@@ -364,7 +363,7 @@ def make_images(data: NDArray[np.float32], geo: Geometry, descending: bool,
     ft = decimate_time(ded, geo.decim) if geo.decim > 1 else ded
     if not descending:
         ft = ft[::-1]
-    ft = normalise(resize_freq(np.ascontiguousarray(ft), NFREQ, "area"))
+    ft = normalise(resize_freq(np.ascontiguousarray(ft), IMAGE_SIZE, "area"))
     dmt = normalise(dm_time_decimated(data, geo))
     return ft, dmt
 
@@ -492,6 +491,129 @@ def check_data_files(candidates: Iterable[Candidate]) -> None:
         raise first
 
 
+def _fresh_by_file(ws: Workspace, cands: Sequence[Candidate]
+                   ) -> tuple[dict[str, list[Candidate]], int]:
+    """The candidates to prepare, grouped by absolute data file path and sorted by
+    ``(tcand, dm, width)`` within each file, and how many were dropped: already in ``ws`` or
+    repeated in ``cands`` (same key, see ``db.candidate_key``)."""
+    by_file: dict[str, list[Candidate]] = defaultdict(list)
+    for c in cands:
+        by_file[os.path.abspath(c.file)].append(c)
+    known = ws.known_keys(list(by_file))
+    todo: dict[str, list[Candidate]] = {}
+    dropped = 0
+    for f, group in by_file.items():
+        fresh = []
+        for c in sorted(group, key=lambda c: (c.tcand, c.dm, c.width)):
+            key = db.candidate_key(f, c.tcand, c.dm, c.width)
+            if key in known:
+                dropped += 1
+            else:
+                known.add(key)
+                fresh.append(c)
+        if fresh:
+            todo[f] = fresh
+    return todo, dropped
+
+
+class _Recorder:
+    """Where each candidate of a run ends up, counted in ``summary``: a prepared one joins the
+    pending batch, appended to ``ws`` ``batch_size`` at a time (each batch atomic; then
+    ``on_batch(summary.added)``), a skipped one is logged with its reason; ``bar`` advances
+    by one either way."""
+
+    def __init__(self, ws: Workspace, summary: PrepareSummary, bar: tqdm, batch_size: int,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.ws = ws
+        self.summary = summary
+        self.bar = bar
+        self.batch_size = batch_size
+        self.on_batch = on_batch
+        self._pending: list[NewCandidate] = []
+        self._ft: list[NDArray[np.float32]] = []
+        self._dmt: list[NDArray[np.float32]] = []
+
+    def prepared(self, record: NewCandidate, ft: NDArray[np.float32],
+                 dmt: NDArray[np.float32]) -> None:
+        """Queue a candidate with its ``(256, 256)`` images; write the batch when it is full."""
+        self._pending.append(record)
+        self._ft.append(ft)
+        self._dmt.append(dmt)
+        self.bar.update(1)
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def skipped(self, path: str, c: Candidate, reason: str) -> None:
+        """Record that candidate ``c`` of data file ``path`` was not prepared, and why."""
+        s = Skipped(path, float(c.tcand), float(c.dm), int(c.width), reason)
+        self.summary.skipped.append(s)
+        log.warning("skipped %s", s)
+        self.bar.update(1)
+
+    def flush(self) -> None:
+        """Append the pending batch to the workspace, if any, and count what was added."""
+        pending = self._pending
+        if not pending:
+            return
+        summary = self.summary
+        ids = self.ws.append(pending, np.stack(self._ft), np.stack(self._dmt))
+        summary.ids.extend(ids)
+        summary.added += len(ids)
+        summary.already += len(pending) - len(ids)
+        if len(ids) == len(pending):
+            summary.padded += sum(1 for c in pending if c.padded)
+        else:  # another writer stored some of them meanwhile
+            summary.padded += sum(1 for r in self.ws.candidates(ids) if r.padded)
+        pending.clear()
+        self._ft.clear()
+        self._dmt.clear()
+        if self.on_batch is not None:
+            self.on_batch(summary.added)
+
+
+def _prepare_file(rec: _Recorder, path: str, group: Sequence[Candidate], mask: MaskMode,
+                  kill_mask: str | os.PathLike[str] | None, scratch: Scratch) -> None:
+    """Prepare one data file's candidates ``group`` into ``rec`` (see
+    :func:`prepare_candidates` for ``mask`` and ``kill_mask``); the file is opened once, and
+    a file that cannot be read skips them all."""
+    from frbtriage.io.filterbank import FilterbankReader
+    from frbtriage.workspace import NewCandidate
+
+    try:
+        reader = FilterbankReader(path)
+    except InputError as err:
+        for c in group:
+            rec.skipped(path, c, f"unreadable data file ({err.problem})")
+        return
+    rec.summary.files += 1
+    with reader:
+        try:
+            kill = _load_kill(kill_mask, reader.header.nchans)
+            fmask = file_mask(reader, kill) if mask == "file" else kill
+        except InputError as err:
+            for c in group:
+                rec.skipped(path, c, f"unreadable data file ({err.problem})")
+            return
+        for c in group:
+            problem = check_candidate(reader.header, c.tcand, c.dm, c.width)
+            if problem:
+                rec.skipped(path, c, problem)
+                continue
+            geo = geometry(reader.header, c.tcand, c.dm, c.width)
+            try:
+                data, padded = read_window(reader, geo, scratch)
+            except InputError as err:
+                rec.skipped(path, c, err.problem)
+                continue
+            m = (channel_mask(np.ascontiguousarray(data[:, : geo.kept]), "auto", kill)
+                 if mask == "window" else fmask)
+            ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
+            del data
+            rec.prepared(NewCandidate(
+                file=path, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
+                snr=float(c.snr), label=c.label, padded=padded, origin=c.origin), ft, dmt)
+
+
 def prepare_candidates(
     ws: Workspace,
     candidates: Iterable[Candidate],
@@ -516,106 +638,22 @@ def prepare_candidates(
     """
     from tqdm import tqdm
 
-    from frbtriage.io.filterbank import FilterbankReader
-    from frbtriage.workspace import NewCandidate
-
     t_start = time.perf_counter()
     cands = list(candidates)
     summary = PrepareSummary(total=len(cands))
-    by_file: dict[str, list[Candidate]] = defaultdict(list)
-    for c in cands:
-        by_file[os.path.abspath(c.file)].append(c)
-    known = ws.known_keys(list(by_file))
-    todo: dict[str, list[Candidate]] = {}
-    for f, group in by_file.items():
-        fresh = []
-        for c in sorted(group, key=lambda c: (c.tcand, c.dm, c.width)):
-            key = db.candidate_key(f, c.tcand, c.dm, c.width)
-            if key in known:
-                summary.already += 1
-            else:
-                known.add(key)
-                fresh.append(c)
-        if fresh:
-            todo[f] = fresh
-    n_todo = sum(len(g) for g in todo.values())
+    todo, summary.already = _fresh_by_file(ws, cands)
     if progress is None:
         import sys
 
         progress = sys.stderr.isatty()
-    bar = tqdm(total=n_todo, unit="cand", desc="prepare", disable=not progress,
-               dynamic_ncols=True, smoothing=0.1)
-
+    bar = tqdm(total=sum(len(g) for g in todo.values()), unit="cand", desc="prepare",
+               disable=not progress, dynamic_ncols=True, smoothing=0.1)
+    rec = _Recorder(ws, summary, bar, batch_size, on_batch)
     scratch = Scratch()
-    pending: list[NewCandidate] = []
-    pend_ft: list[NDArray[np.float32]] = []
-    pend_dmt: list[NDArray[np.float32]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        ids = ws.append(pending, np.stack(pend_ft), np.stack(pend_dmt))
-        summary.ids.extend(ids)
-        summary.added += len(ids)
-        summary.already += len(pending) - len(ids)
-        if len(ids) == len(pending):
-            summary.padded += sum(1 for c in pending if c.padded)
-        else:  # another writer stored some of them meanwhile
-            summary.padded += sum(1 for r in ws.candidates(ids) if r.padded)
-        pending.clear()
-        pend_ft.clear()
-        pend_dmt.clear()
-        if on_batch is not None:
-            on_batch(summary.added)
-
-    def skip(f: str, c: Candidate, reason: str) -> None:
-        s = Skipped(f, float(c.tcand), float(c.dm), int(c.width), reason)
-        summary.skipped.append(s)
-        log.warning("skipped %s", s)
-        bar.update(1)
-
     try:
         for f, group in todo.items():
-            try:
-                reader = FilterbankReader(f)
-            except InputError as err:
-                for c in group:
-                    skip(f, c, f"unreadable data file ({err.problem})")
-                continue
-            summary.files += 1
-            with reader:
-                try:
-                    kill = _load_kill(kill_mask, reader.header.nchans)
-                    fmask = file_mask(reader, kill) if mask == "file" else kill
-                except InputError as err:
-                    for c in group:
-                        skip(f, c, f"unreadable data file ({err.problem})")
-                    continue
-                for c in group:
-                    problem = check_candidate(reader.header, c.tcand, c.dm, c.width)
-                    if problem:
-                        skip(f, c, problem)
-                        continue
-                    geo = geometry(reader.header, c.tcand, c.dm, c.width)
-                    try:
-                        data, padded = read_window(reader, geo, scratch)
-                    except InputError as err:
-                        skip(f, c, err.problem)
-                        continue
-                    m = (channel_mask(np.ascontiguousarray(data[:, : geo.kept]), "auto", kill)
-                         if mask == "window" else fmask)
-                    ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
-                    del data
-                    pending.append(NewCandidate(
-                        file=f, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
-                        snr=float(c.snr), label=c.label, padded=padded, origin=c.origin))
-                    pend_ft.append(ft)
-                    pend_dmt.append(dmt)
-                    bar.update(1)
-                    if len(pending) >= batch_size:
-                        flush()
-            flush()
-        flush()
+            _prepare_file(rec, f, group, mask, kill_mask, scratch)
+            rec.flush()  # a batch holds one file's candidates
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t_start

@@ -249,24 +249,82 @@ def _plan(freqs: NDArray[np.float64], delay: int) -> FdmtPlan:
     return plan
 
 
-
 @dataclass
 class _Level:
-    k: int  # time downsampling 2**k
-    delay: int  # FDMT max sweep in coarse samples
-    widths: NDArray[np.int64]  # coarse samples
+    """One level of the dedispersion tree and the part of its input not yet searched.
+
+    ``k``: time downsampling ``2**k``; ``delay``: FDMT max sweep in coarse samples;
+    ``widths`` boxcar widths in coarse samples; ``plan`` the FDMT plan of ``delay``; ``buf``
+    ``(nchan, capacity)`` float32 input of which ``buf[:, :fill]`` is waiting; ``pos`` coarse
+    output samples already searched; ``carry`` ``(nchan, 1)`` a last odd coarse sample
+    waiting for its pair before it goes on to level ``k + 1``.
+    """
+
+    k: int
+    delay: int
+    widths: NDArray[np.int64]
+    plan: FdmtPlan
     buf: NDArray[np.float32]
     fill: int = 0
-    pos: int = 0  # coarse output samples already searched
-    carry: NDArray[np.float32] | None = None  # odd sample waiting for its pair (level k+1 input)
+    pos: int = 0
+    carry: NDArray[np.float32] | None = None
+
+    @classmethod
+    def create(cls, k: int, delay: int, widths: NDArray[np.int64], freqs: NDArray[np.float64],
+               cfg: SearchConfig) -> _Level:
+        """An empty level whose buffer holds a search block, its overlap and one chunk more."""
+        cap = cfg.level_block + delay + int(widths.max()) - 1 + (cfg.chunk >> k) + 2
+        return cls(k, delay, widths, _plan(freqs, delay),
+                   np.empty((freqs.size, cap), np.float32))
+
+    @property
+    def wmax(self) -> int:
+        """Widest boxcar in coarse samples."""
+        return int(self.widths.max())
 
     @property
     def need(self) -> int:
-        return self.delay + int(self.widths.max()) - 1
+        """Input samples a search of ``nout`` output samples needs beyond ``nout``: the largest
+        sweep plus the widest boxcar less one."""
+        return self.delay + self.wmax - 1
+
+    def append(self, x: NDArray[np.float32]) -> None:
+        """Queue ``x`` ``(nchan, n)`` coarse samples behind the waiting input."""
+        n = x.shape[1]
+        self.buf[:, self.fill:self.fill + n] = x
+        self.fill += n
+
+    def consume(self, nout: int) -> None:
+        """Drop the first ``nout`` waiting samples once their outputs are searched."""
+        self.pos += nout
+        rem = self.fill - nout
+        self.buf[:, :rem] = self.buf[:, nout:self.fill]
+        self.fill = rem
+
+    def pad(self) -> None:
+        """Append ``need`` zeros (the channels' median after standardisation) at the end of
+        the file, growing the buffer if it has no room, so that the tail can be searched."""
+        need = self.need
+        if self.fill + need > self.buf.shape[1]:
+            grown = np.empty((self.buf.shape[0], self.fill + need), np.float32)
+            grown[:, :self.fill] = self.buf[:, :self.fill]
+            self.buf = grown
+        self.buf[:, self.fill:self.fill + need] = 0.0
+        self.fill += need
+
+    def halve(self, x: NDArray[np.float32]) -> NDArray[np.float32] | None:
+        """The input of level ``k + 1`` from this level's new input ``x`` ``(nchan, n)``: sums
+        of sample pairs ``(nchan, m)`` (the odd sample left over waits in ``carry`` for its
+        pair); None when no pair is complete."""
+        if self.carry is not None:
+            x = np.concatenate([self.carry, x], axis=1)
+        m = x.shape[1] // 2
+        self.carry = x[:, 2 * m:].copy() if x.shape[1] % 2 else None
+        return x[:, : 2 * m : 2] + x[:, 1 : 2 * m : 2] if m else None
 
 
 def _plan_levels(
-    cfg: SearchConfig, nchan: int, maxdelay: int, max_width: int
+    cfg: SearchConfig, maxdelay: int, max_width: int
 ) -> list[tuple[int, int, NDArray[np.int64]]]:
     """(k, delay_k, widths_k) per tree level for a native max sweep and max width (samples)."""
     out = []
@@ -391,6 +449,92 @@ class _Clusterer:
         return out
 
 
+def _link_horizon(levels: Sequence[_Level]) -> float:
+    """Native samples behind the searched front within which a later detection may still link
+    to a cluster (twice the widest reach of :func:`_fof` over the tree's widths and steps)."""
+    wmax_n = max(lv.wmax << lv.k for lv in levels)
+    stepmax = 1 << levels[-1].k
+    return 2.0 * (wmax_n + stepmax + LINK_T_SWEEP * (LINK_DM_WIDTH * wmax_n
+                                                     + LINK_DM_STEPS * stepmax))
+
+
+# --------------------------------------------------------------------------- detection
+class _LevelDetector:
+    """Detections in one block of one tree level: FDMT over the level's sweeps, boxcar S/N of
+    every trial, the peaks above ``snr_min`` inside the DM range, as the columns
+    :class:`_Clusterer` takes (in native samples). Keeps the scratch arrays the calls reuse.
+
+    ``dm_max`` the highest DM searched (pc cm^-3); ``dm_per_native`` the DM of a sweep of one
+    native sample across the band; ``levels`` the tree (to size the scratch arrays).
+    """
+
+    def __init__(self, cfg: SearchConfig, dm_max: float, dm_per_native: float,
+                 levels: Sequence[_Level]) -> None:
+        self.cfg = cfg
+        self.dm_max = dm_max
+        self.dm_per_native = dm_per_native
+        self._rows = max(lv.plan.max_rows for lv in levels)
+        work_len = max(cfg.level_block + lv.need for lv in levels)  # longest FDMT input
+        self._work = (np.empty((self._rows, work_len), np.float32),
+                      np.empty((self._rows, work_len), np.float32))
+        ndelay = max(lv.delay for lv in levels) + 1
+        self._snr = (np.empty((ndelay, cfg.level_block), np.float32),
+                     np.empty((ndelay, cfg.level_block), np.int8))
+
+    def detect(self, lv: _Level, nout: int, nreal: int | None = None) -> dict[str, NDArray]:
+        """Detections among output samples ``lv.pos .. lv.pos + nout`` of level ``lv``, from its
+        waiting input ``lv.buf[:, :nout + lv.need]``; ``lv`` is not changed.
+
+        ``nreal``: only the first ``nreal`` input samples are data (the file's tail, padded):
+        trial ``d`` then keeps only boxcars that end inside its first ``nreal - d`` samples
+        and, with white-noise statistics, takes its median and MAD from those alone.
+
+        Columns (each ``(ndet,)``): ``t`` boxcar centre, ``s`` sweep, ``w`` width, ``step``
+        coarse sample (all in native samples), ``snr``, ``dm`` pc cm^-3, ``row`` trial index
+        at this level, ``level`` ``lv.k``.
+        """
+        cfg = self.cfg
+        delay = lv.delay
+        n_in = nout + lv.need
+        dd = fdmt(lv.buf[:, :n_in], lv.plan, self._work_for(n_in))  # (delay+1, nout+wmax-1)
+        nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
+        if cfg.per_width_noise:
+            snr, widx = boxcar_snr_robust(dd, lv.widths, nout, nsub=512)
+        else:
+            snr, widx = boxcar_snr(dd, lv.widths, nout, normalise=True, nsub=1024,
+                                   nvalid=nvalid, out=self._snr_for(delay + 1, nout))
+        rows, cols = find_peaks(snr, cfg.snr_min)
+        f = 1 << lv.k
+        wc = lv.widths[widx[rows, cols]]
+        if nvalid is not None:  # boxcar must end inside the real data at that sweep
+            ok = cols + wc <= nvalid[rows]
+            rows, cols, wc = rows[ok], cols[ok], wc[ok]
+        wn = wc * f
+        dms = rows * f * self.dm_per_native
+        keep = ((dms >= cfg.dm_min - 0.5 * f * self.dm_per_native)
+                & (dms <= self.dm_max + 1e-9))
+        rows, cols, wn, dms = rows[keep], cols[keep], wn[keep], dms[keep]
+        t_start = (lv.pos + cols) * f
+        return {"t": t_start + 0.5 * (wn - 1), "s": rows * f, "w": wn,
+                "step": np.full(rows.size, f), "snr": snr[rows, cols], "dm": dms,
+                "row": rows, "level": np.full(rows.size, lv.k)}
+
+    def _work_for(self, ntime: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """FDMT scratch arrays for an input of ``ntime`` samples (grown for the file's tail)."""
+        if ntime > self._work[0].shape[1]:
+            self._work = (np.empty((self._rows, ntime), np.float32),
+                          np.empty((self._rows, ntime), np.float32))
+        return self._work
+
+    def _snr_for(self, ndelay: int, nout: int) -> tuple[NDArray[np.float32], NDArray[np.int8]]:
+        """S/N and width-index arrays of at least ``(ndelay, nout)``."""
+        rows, cols = self._snr[0].shape
+        if rows < ndelay or cols < nout:
+            shape = (max(rows, ndelay), max(cols, nout))
+            self._snr = (np.empty(shape, np.float32), np.empty(shape, np.int8))
+        return self._snr
+
+
 # --------------------------------------------------------------------------- the search
 def _iter_chunks(src: _Source, chunk: int) -> Iterator[tuple[int, NDArray[np.float32]]]:
     start = 0
@@ -398,6 +542,112 @@ def _iter_chunks(src: _Source, chunk: int) -> Iterator[tuple[int, NDArray[np.flo
         stop = min(src.nspectra, start + chunk)
         yield start, src.read(start, stop)
         start = stop
+
+
+def _searchable_sweep(
+    cfg: SearchConfig, path: Path, freqs: NDArray[np.float64], tsamp: float, nspec: int
+) -> tuple[int, float, str | None]:
+    """``(maxdelay, dm_max, warning)``: the largest native sweep (samples) and DM
+    (pc cm^-3) to search in a file of ``nspec`` spectra of ``tsamp`` s, and why they are
+    below ``cfg.dm_max`` (None when they are not): a file shorter than the sweep is searched
+    to the DM it can hold. Raises :class:`InputError` when it holds none >= ``cfg.dm_min``."""
+    f_lo, f_hi = float(freqs.min()), float(freqs.max())
+    maxdelay = int(math.ceil(float(dm_to_delay(cfg.dm_max, f_lo, f_hi, tsamp)) - 1e-9))
+    room = nspec - max(cfg.widths)
+    if maxdelay <= room:
+        return maxdelay, cfg.dm_max, None
+    maxdelay = max(room, 0)
+    dm_max = float(delay_to_dm(maxdelay, f_lo, f_hi, tsamp))
+    if dm_max < cfg.dm_min:
+        raise InputError(path, f"file ({nspec} spectra) too short to hold any DM >= "
+                               f"{cfg.dm_min:g} (its sweep needs more samples)")
+    return maxdelay, dm_max, (
+        f"{path}: file is {nspec * tsamp:.3f} s long, shorter than the "
+        f"{cfg.dm_max:g} pc cm^-3 sweep; searching DM {cfg.dm_min:g}..{dm_max:.1f} only")
+
+
+def _clean(raw: NDArray[np.float32], cfg: SearchConfig) -> tuple[NDArray[np.float32], int]:
+    """One chunk ``(nchan, ntime)`` cleaned for the search (step 2 of the module docstring)
+    and the number of channel-samples masked in it."""
+    x = robust_normalise(raw)
+    good = _channel_mask(raw, x, cfg.rfi_masks)
+    _clip_zero_dm(x, good, np.float32(cfg.clip_sigma), cfg.zero_dm)
+    return x, int((~good).sum()) * raw.shape[1]
+
+
+def _tail_pieces(nreal: int, block: int) -> list[int]:
+    """Output samples per search of a level's last ``nreal`` samples: blocks of ``block``,
+    the last one lengthened rather than shorter than :data:`MIN_OUT` (statistics need
+    samples)."""
+    pieces = []
+    while nreal > 0:
+        nout = min(block, nreal)
+        if nreal - nout < MIN_OUT:
+            nout = nreal
+        pieces.append(nout)
+        nreal -= nout
+    return pieces
+
+
+class _Tree:
+    """The dedispersion tree streamed chunk by chunk: each level is searched block by block
+    as its input fills up (:class:`_LevelDetector`), its input halved into the next level's,
+    and the detections clustered (:class:`_Clusterer`)."""
+
+    def __init__(self, levels: list[_Level], detector: _LevelDetector, block: int) -> None:
+        self.levels = levels
+        self.detector = detector
+        self.block = block
+        self.clusterer = _Clusterer()
+        self._horizon = _link_horizon(levels)
+
+    @classmethod
+    def create(cls, cfg: SearchConfig, freqs: NDArray[np.float64], tsamp: float,
+               maxdelay: int, dm_max: float) -> _Tree:
+        """The tree for channels at ``freqs`` (MHz), samples of ``tsamp`` s, native sweeps up
+        to ``maxdelay`` samples (DM ``dm_max`` pc cm^-3) and boxcars up to ``cfg.max_width_s``."""
+        max_width = max(1, int(round(cfg.max_width_s / tsamp)))
+        dm_per_native = float(delay_to_dm(1, float(freqs.min()), float(freqs.max()), tsamp))
+        levels = [_Level.create(k, dk, widths, freqs, cfg)
+                  for k, dk, widths in _plan_levels(cfg, maxdelay, max_width)]
+        return cls(levels, _LevelDetector(cfg, dm_max, dm_per_native, levels), cfg.level_block)
+
+    def feed(self, x: NDArray[np.float32]) -> list[dict[str, NDArray]]:
+        """Take the next cleaned chunk ``(nchan, n)`` (native samples), search every block it
+        completes, and return the clusters no later data can join."""
+        for i, lv in enumerate(self.levels):
+            lv.append(x)
+            while lv.fill >= self.block + lv.need:
+                self._search(lv, self.block)
+            if i + 1 == len(self.levels):
+                break
+            x = lv.halve(x)
+            if x is None:
+                break
+        safe = min(lv.pos << lv.k for lv in self.levels) - self._horizon
+        return self.clusterer.emit(safe)
+
+    def finish(self) -> list[dict[str, NDArray]]:
+        """Search what the levels hold at the end of the file and return all clusters left.
+
+        Each level is padded with its own ``need`` of zeros; a DM trial of sweep ``d`` keeps
+        only boxcars that end before the real data does at that sweep, so the tail is searched
+        at the DMs it can hold and the padding never enters the per-trial statistics."""
+        for lv in self.levels:
+            nreal = lv.fill
+            if nreal <= lv.wmax:
+                continue
+            lv.pad()
+            for nout in _tail_pieces(nreal, self.block):
+                self._search(lv, nout, nreal)
+                nreal -= nout
+        return self.clusterer.emit(np.inf)
+
+    def _search(self, lv: _Level, nout: int, nreal: int | None = None) -> None:
+        det = self.detector.detect(lv, nout, nreal)
+        if det["t"].size:
+            self.clusterer.add(**det)
+        lv.consume(nout)
 
 
 def search_file(
@@ -443,105 +693,22 @@ def search_file(
 def _search_open(
     src: _Source, cfg: SearchConfig, st: SearchStats, progress: bool, t_wall: float
 ) -> list[SearchCandidate]:
-    path = src.path
-    freqs, tsamp, nspec = src.freqs, src.tsamp, src.nspectra
-    nchan = freqs.size
-    f_lo, f_hi = float(freqs.min()), float(freqs.max())
+    """:func:`search_file` on an opened file: clean each chunk, feed it to the tree, turn
+    finished clusters into candidates; fills ``st``."""
+    path, freqs, tsamp, nspec = src.path, src.freqs, src.tsamp, src.nspectra
     st.duration_s = nspec * tsamp
     st.tsamp = tsamp
-    if nchan < 2:
+    if freqs.size < 2:
         raise InputError(path, "need at least 2 frequency channels to search for dispersion")
-    max_width = max(1, int(round(cfg.max_width_s / tsamp)))
-    maxdelay = int(math.ceil(float(dm_to_delay(cfg.dm_max, f_lo, f_hi, tsamp)) - 1e-9))
-    # a file shorter than the sweep: search the DMs it can hold
-    room = nspec - max(cfg.widths)
-    dm_max = cfg.dm_max
-    if maxdelay > room:
-        maxdelay = max(room, 0)
-        dm_max = float(delay_to_dm(maxdelay, f_lo, f_hi, tsamp))
-        msg = (f"{path}: file is {nspec * tsamp:.3f} s long, shorter than the "
-               f"{cfg.dm_max:g} pc cm^-3 sweep; searching DM {cfg.dm_min:g}..{dm_max:.1f} only")
-        if dm_max < cfg.dm_min:
-            raise InputError(path, f"file ({nspec} spectra) too short to hold any DM >= "
-                                   f"{cfg.dm_min:g} (its sweep needs more samples)")
-        log.warning(msg)
-        st.warnings.append(msg)
+    maxdelay, dm_max, warning = _searchable_sweep(cfg, path, freqs, tsamp, nspec)
+    if warning:
+        log.warning(warning)
+        st.warnings.append(warning)
     st.dm_max_searched = dm_max
-    dm_per_native = float(delay_to_dm(1, f_lo, f_hi, tsamp))
-
-    level_specs = _plan_levels(cfg, nchan, maxdelay, max_width)
-    levels: list[_Level] = []
-    plans = {}
-    for k, dk, widths in level_specs:
-        cap = cfg.level_block + dk + int(widths.max()) - 1 + (cfg.chunk >> k) + 2
-        levels.append(_Level(k, dk, widths, np.empty((nchan, cap), np.float32)))
-        plans[(k, dk)] = _plan(freqs, dk)
-    st.levels = len(levels)
-    max_rows = max(p.max_rows for p in plans.values())
-    work_len = max(cfg.level_block + lv.need for lv in levels)  # longest FDMT input
-    work = (np.empty((max_rows, work_len), np.float32), np.empty((max_rows, work_len), np.float32))
-    snr_buf = [np.empty((max(lv.delay for lv in levels) + 1, cfg.level_block), np.float32),
-               np.empty((max(lv.delay for lv in levels) + 1, cfg.level_block), np.int8)]
-    clusterer = _Clusterer()
+    tree = _Tree.create(cfg, freqs, tsamp, maxdelay, dm_max)
+    st.levels = len(tree.levels)
     results: list[SearchCandidate] = []
     masked = 0
-    wmax_n = max(int(lv.widths.max()) << lv.k for lv in levels)
-    stepmax = 1 << levels[-1].k
-    horizon = 2.0 * (wmax_n + stepmax + LINK_T_SWEEP * (LINK_DM_WIDTH * wmax_n
-                                                       + LINK_DM_STEPS * stepmax))
-
-    def process(lv: _Level, nout: int, delay: int, nreal: int | None = None) -> None:
-        plan = plans.get((lv.k, delay))
-        if plan is None:
-            plan = plans[(lv.k, delay)] = _plan(freqs, delay)
-        wmax = int(lv.widths.max())
-        n_in = nout + delay + wmax - 1
-        dd = fdmt(lv.buf[:, :n_in], plan, work)  # (delay+1, nout + wmax - 1)
-        if cfg.per_width_noise:
-            snr, widx = boxcar_snr_robust(dd, lv.widths, nout, nsub=512)
-            nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
-        else:
-            nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
-            if snr_buf[0].shape[0] < delay + 1 or snr_buf[0].shape[1] < nout:
-                snr_buf[:] = [np.empty((max(delay + 1, snr_buf[0].shape[0]), nout), np.float32),
-                              np.empty((max(delay + 1, snr_buf[0].shape[0]), nout), np.int8)]
-            snr, widx = boxcar_snr(dd, lv.widths, nout, normalise=True, nsub=1024,
-                                   nvalid=nvalid, out=(snr_buf[0], snr_buf[1]))
-        rows, cols = find_peaks(snr, cfg.snr_min)
-        if rows.size:
-            f = 1 << lv.k
-            wc = lv.widths[widx[rows, cols]]
-            if nvalid is not None:  # boxcar must end inside the real data at that sweep
-                ok = cols + wc <= nvalid[rows]
-                rows, cols, wc = rows[ok], cols[ok], wc[ok]
-            wn = wc * f
-            dms = rows * f * dm_per_native
-            keep = (dms >= cfg.dm_min - 0.5 * f * dm_per_native) & (dms <= dm_max + 1e-9)
-            rows, cols, wn, dms = rows[keep], cols[keep], wn[keep], dms[keep]
-            t_start = (lv.pos + cols) * f
-            clusterer.add(t=t_start + 0.5 * (wn - 1), s=rows * f, w=wn,
-                          step=np.full(rows.size, f), snr=snr[rows, cols], dm=dms,
-                          row=rows, level=np.full(rows.size, lv.k))
-        lv.pos += nout
-        rem = lv.fill - nout
-        lv.buf[:, :rem] = lv.buf[:, nout:lv.fill]
-        lv.fill = rem
-
-    def feed(i: int, x: NDArray[np.float32]) -> None:
-        lv = levels[i]
-        n = x.shape[1]
-        lv.buf[:, lv.fill:lv.fill + n] = x
-        lv.fill += n
-        while lv.fill >= cfg.level_block + lv.need:
-            process(lv, cfg.level_block, lv.delay)
-        if i + 1 < len(levels):
-            if lv.carry is not None:
-                x = np.concatenate([lv.carry, x], axis=1)
-            m = x.shape[1] // 2
-            lv.carry = x[:, 2 * m:].copy() if x.shape[1] % 2 else None
-            if m:
-                feed(i + 1, x[:, : 2 * m : 2] + x[:, 1 : 2 * m : 2])
-
     bar = None
     if progress:
         from tqdm import tqdm
@@ -549,51 +716,21 @@ def _search_open(
         bar = tqdm(total=nspec, unit="spectra", unit_scale=True, desc=path.name, leave=False)
     try:
         for start, raw in _iter_chunks(src, cfg.chunk):
-            x = robust_normalise(raw)
-            good = _channel_mask(raw, x, cfg.rfi_masks)
-            masked += int((~good).sum()) * raw.shape[1]
-            _clip_zero_dm(x, good, np.float32(cfg.clip_sigma), cfg.zero_dm)
-            feed(0, x)
-            safe = min(lv.pos << lv.k for lv in levels) - horizon
-            for c in clusterer.emit(safe):
-                results.append(_to_candidate(c, path, tsamp))
+            x, nmasked = _clean(raw, cfg)
+            masked += nmasked
+            results.extend(_to_candidate(c, path, tsamp) for c in tree.feed(x))
             if bar is not None:
                 bar.update(raw.shape[1])
                 el = time.perf_counter() - t_wall
                 bar.set_postfix_str(f"{(start + raw.shape[1]) * tsamp / el:.1f}x real time")
-        # flush: pad each level with its own "need" of zeros (the channels' median after
-        # standardisation) and search the rest; a DM trial of sweep d keeps only boxcars
-        # that end before the real data does at that sweep, so the tail is searched at the
-        # DMs it can hold and the padding never enters the per-trial statistics
-        for lv in levels:
-            nreal = lv.fill
-            if nreal <= int(lv.widths.max()):
-                continue
-            need = lv.need
-            if lv.fill + need > lv.buf.shape[1]:
-                grown = np.empty((nchan, lv.fill + need), np.float32)
-                grown[:, :lv.fill] = lv.buf[:, :lv.fill]
-                lv.buf = grown
-            lv.buf[:, lv.fill:lv.fill + need] = 0.0
-            lv.fill += need
-            while nreal > 0:
-                nout = min(cfg.level_block, nreal)
-                if nreal - nout < MIN_OUT:
-                    nout = nreal  # no short last piece: statistics need samples
-                if nout + need > work[0].shape[1]:
-                    work = (np.empty((max_rows, nout + need), np.float32),
-                            np.empty((max_rows, nout + need), np.float32))
-                process(lv, nout, lv.delay, nreal)
-                nreal -= nout
-        for c in clusterer.emit(np.inf):
-            results.append(_to_candidate(c, path, tsamp))
+        results.extend(_to_candidate(c, path, tsamp) for c in tree.finish())
     finally:
         if bar is not None:
             bar.close()
     results.sort(key=lambda c: c.tcand)
-    st.detections = clusterer.total
+    st.detections = tree.clusterer.total
     st.candidates = len(results)
-    st.masked_fraction = masked / max(1, nspec * nchan)
+    st.masked_fraction = masked / max(1, nspec * freqs.size)
     st.wall_s = time.perf_counter() - t_wall
     return results
 

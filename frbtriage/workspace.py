@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from frbtriage import db
+from frbtriage.conventions import IMAGE_SHAPE, IMAGE_SIZE
 from frbtriage.errors import InputError
 from frbtriage.safe_write import write_text
 
@@ -56,8 +57,6 @@ ARRAYS_NAME = "arrays.zarr"
 DB_NAME = "triage.db"
 LOCK_NAME = ".frbtriage.lock"
 DEFAULT_URL = "sqlite:///{workspace}/" + DB_NAME
-#: Image size of ``ft`` (frequency x time) and ``dmt`` (DM x time).
-IMAGE_SHAPE = (256, 256)
 FORMAT_VERSION = 1
 
 _CONFIG_TEMPLATE = """\
@@ -139,7 +138,8 @@ class Workspace:
             if arr.ndim != 3 or tuple(arr.shape[1:]) != IMAGE_SHAPE or arr.dtype != np.float32:
                 self.engine.dispose()
                 raise InputError(self._arrays_path / name,
-                                 f"expected (N, 256, 256) float32, found {arr.shape} {arr.dtype}")
+                                 f"expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) float32, found "
+                                 f"{arr.shape} {arr.dtype}")
         with self.session() as s:
             n = db.next_row(s)
         if min(self.ft.shape[0], self.dmt.shape[0]) < n:
@@ -353,7 +353,8 @@ class Workspace:
         dmt = np.asarray(dmt, dtype=np.float32)
         k_all = len(cands)
         if ft.shape != (k_all, *IMAGE_SHAPE) or dmt.shape != (k_all, *IMAGE_SHAPE):
-            raise ValueError(f"ft and dmt must be ({k_all}, 256, 256), got {ft.shape}, {dmt.shape}")
+            raise ValueError(f"ft and dmt must be ({k_all}, {IMAGE_SIZE}, {IMAGE_SIZE}), got "
+                             f"{ft.shape}, {dmt.shape}")
         if k_all == 0:
             return []
         sources = {c.label_source for c in cands if c.label is not None}

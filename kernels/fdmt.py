@@ -22,8 +22,9 @@ Conventions (those of ``docs/CONTRACTS.md``):
   rounding of the tree: per-channel delays differ by at most 2 samples, 0.3 on average
   (measured for 256-1024 channels over 400-800 MHz).
 
-Only the sweep <-> DM helpers know the dispersion law (through ``frbtriage.physics``);
-the kernels work on integer delays.
+The plan follows the ``f^-2`` shape of the sweep but no physical constant: the kernels work on
+integer sweeps. Only the sweep <-> DM helpers need the dispersion constant, and take it from
+``frbtriage.physics`` (its one home, the floor below the kernels; see ``docs/CONTRACTS.md``).
 """
 
 from __future__ import annotations

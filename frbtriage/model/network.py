@@ -34,8 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Size of the stored candidate images (FETCH convention): (256, 256).
-IMAGE_SIZE = 256
+from frbtriage.conventions import IMAGE_SIZE
 
 
 @dataclass(frozen=True)

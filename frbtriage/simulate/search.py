@@ -53,8 +53,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from frbtriage.conventions import IMAGE_SIZE
 from frbtriage.physics import delay_samples, delay_seconds
-from frbtriage.prepare import NOUT, decimation
+from frbtriage.prepare import decimation
 from frbtriage.simulate.layout import Layout
 from frbtriage.simulate.profiles import (
     MATCHED_WIDTHS,
@@ -134,7 +135,7 @@ def trace_snrs_in_images(det: Detection, traces: list[Trace], freqs_mhz: NDArray
     if not traces:
         return np.zeros(0)
     pixel = decimation(det.width) * tsamp
-    half = NOUT * pixel / 2
+    half = IMAGE_SIZE * pixel / 2
     lo_w, hi_w = det.stime - half, det.stime + half
     t = np.array([(tr.time_s, tr.dm, tr.width_s, tr.snr) for tr in traces])
     tb, dmb, width, snr = (t[:, i, None] for i in range(4))
