@@ -572,10 +572,11 @@ class _Recorder:
 
 
 def _prepare_file(rec: _Recorder, path: str, group: Sequence[Candidate], mask: MaskMode,
-                  kill_mask: str | os.PathLike[str] | None, scratch: Scratch) -> None:
+                  kill_mask: str | os.PathLike[str] | None, scratch: Scratch,
+                  label_source: str) -> None:
     """Prepare one data file's candidates ``group`` into ``rec`` (see
-    :func:`prepare_candidates` for ``mask`` and ``kill_mask``); the file is opened once, and
-    a file that cannot be read skips them all."""
+    :func:`prepare_candidates` for ``mask``, ``kill_mask`` and ``label_source``); the file
+    is opened once, and a file that cannot be read skips them all."""
     from frbtriage.io.filterbank import FilterbankReader
     from frbtriage.workspace import NewCandidate
 
@@ -611,7 +612,8 @@ def _prepare_file(rec: _Recorder, path: str, group: Sequence[Candidate], mask: M
             del data
             rec.prepared(NewCandidate(
                 file=path, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
-                snr=float(c.snr), label=c.label, padded=padded, origin=c.origin), ft, dmt)
+                snr=float(c.snr), label=c.label, padded=padded, origin=c.origin,
+                label_source=label_source), ft, dmt)
 
 
 def prepare_candidates(
@@ -623,6 +625,7 @@ def prepare_candidates(
     batch_size: int = 16,
     progress: bool | None = None,
     on_batch: Callable[[int], None] | None = None,
+    label_source: str = "list",
 ) -> PrepareSummary:
     """Prepare candidates into the workspace ``ws``; returns a :class:`PrepareSummary`.
 
@@ -635,6 +638,8 @@ def prepare_candidates(
     tqdm bar (None = only when stderr is a terminal). ``on_batch(n_added_so_far)`` is called
     after each commit. Candidates that cannot be prepared are skipped with a warning naming
     them (bad DM/width, outside the file, unreadable file); nothing raises for them.
+    ``label_source``: provenance of the candidates' ``label`` values (``"list"`` for a list's
+    label column, ``"simulation"`` for a simulation's truth; :data:`frbtriage.db.LABEL_SOURCES`).
     """
     from tqdm import tqdm
 
@@ -652,7 +657,7 @@ def prepare_candidates(
     scratch = Scratch()
     try:
         for f, group in todo.items():
-            _prepare_file(rec, f, group, mask, kill_mask, scratch)
+            _prepare_file(rec, f, group, mask, kill_mask, scratch, label_source)
             rec.flush()  # a batch holds one file's candidates
     finally:
         bar.close()

@@ -86,3 +86,17 @@ def test_fresh_by_file_drops_stored_and_repeated_candidates(tmp_path):
     assert dropped == 2  # a@1 stored before, a@3 repeated
     assert list(todo) == [a, b]
     assert [c.tcand for c in todo[a]] == [2.0, 3.0] and [c.tcand for c in todo[b]] == [2.0]
+
+
+def test_labels_keep_the_source_they_were_prepared_with(tmp_path, sim_obs):
+    from frbtriage.io.candidates import read_candidates
+    from frbtriage.prepare import prepare_candidates
+
+    cands = read_candidates(sim_obs.candidates_path)[:6]
+    with Workspace.create(tmp_path / "ws") as ws:
+        prepare_candidates(ws, cands[:3], progress=False, label_source="simulation")
+        prepare_candidates(ws, cands[3:], progress=False)
+        recs = ws.candidates()
+        assert [r.truth.source for r in recs] == ["simulation"] * 3 + ["list"] * 3
+        assert sorted(r.label for r in recs) == sorted(c.label for c in cands)
+        assert all(r.truth.ref == r.origin for r in recs)

@@ -115,7 +115,7 @@ def simulate_and_prepare(ws: Workspace, n_obs: int, seed: int, *, minutes: float
             progress(f"simulating and preparing {folder.name} ({i + 1}/{n_obs})")
         res = simulate_observation(folder, minutes=minutes, seed=obs_seed, **mix)
         cands = read_candidates(res.candidates_path)
-        prepare_candidates(ws, cands, progress=False)
+        prepare_candidates(ws, cands, progress=False, label_source="simulation")
         if not keep_fil:
             res.fil_path.unlink(missing_ok=True)
         marker.write_text(f"seed={obs_seed} minutes={minutes} mix={mix}\n")
