@@ -768,7 +768,7 @@ def write_heimdall_cands(
     Unlike :func:`frbtriage.io.candidates.write_heimdall` it keeps the cluster member count
     and accepts boxcar widths that are not powers of two.
     """
-    import tempfile
+    from frbtriage.safe_write import write_text
 
     lines = []
     for c in cands:
@@ -778,12 +778,4 @@ def write_heimdall_cands(
             str(int(round(math.log2(max(1, c.width))))), str(c.dm_index), repr(float(c.dm)),
             str(c.members), str(first), str(first + c.width - 1),
         ]) + "\n")
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.writelines(lines)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, "".join(lines))

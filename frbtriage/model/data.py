@@ -98,6 +98,7 @@ def simulate_and_prepare(ws: Workspace, n_obs: int, seed: int, *, minutes: float
     """
     from frbtriage.io.candidates import read_candidates
     from frbtriage.prepare import prepare_candidates
+    from frbtriage.safe_write import write_text
     from frbtriage.simulate import simulate_observation
 
     root = Path(ws.path) / "simulations"
@@ -118,7 +119,7 @@ def simulate_and_prepare(ws: Workspace, n_obs: int, seed: int, *, minutes: float
         prepare_candidates(ws, cands, progress=False, label_source="simulation")
         if not keep_fil:
             res.fil_path.unlink(missing_ok=True)
-        marker.write_text(f"seed={obs_seed} minutes={minutes} mix={mix}\n")
+        write_text(marker, f"seed={obs_seed} minutes={minutes} mix={mix}\n")
     return folders
 
 
