@@ -39,7 +39,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from numba import njit, prange
@@ -543,6 +543,10 @@ class _Recorder:
         if len(self._pending) >= self.batch_size:
             self.flush()
 
+    def opened(self, path: str) -> None:
+        """Count data file ``path`` as opened."""
+        self.summary.files += 1
+
     def skipped(self, path: str, c: Candidate, reason: str) -> None:
         """Record that candidate ``c`` of data file ``path`` was not prepared, and why."""
         s = Skipped(path, float(c.tcand), float(c.dm), int(c.width), reason)
@@ -571,9 +575,24 @@ class _Recorder:
             self.on_batch(summary.added)
 
 
-def _prepare_file(rec: _Recorder, path: str, group: Sequence[Candidate], mask: MaskMode,
-                  kill_mask: str | os.PathLike[str] | None, scratch: Scratch,
-                  label_source: str) -> None:
+class ImageSink(Protocol):
+    """Where :func:`prepare_file` puts each candidate: the run's recorder (appending to a
+    workspace) or, in the nightly job, a worker's collector that sends the images back."""
+
+    def opened(self, path: str) -> None:
+        """Data file ``path`` is open; its candidates follow."""
+
+    def prepared(self, record: NewCandidate, ft: NDArray[np.float32],
+                 dmt: NDArray[np.float32]) -> None:
+        """A candidate with its ``(256, 256)`` images."""
+
+    def skipped(self, path: str, c: Candidate, reason: str) -> None:
+        """Candidate ``c`` of data file ``path`` could not be prepared, and why."""
+
+
+def prepare_file(rec: ImageSink, path: str, group: Sequence[Candidate], mask: MaskMode,
+                 kill_mask: str | os.PathLike[str] | None, scratch: Scratch,
+                 label_source: str) -> None:
     """Prepare one data file's candidates ``group`` into ``rec`` (see
     :func:`prepare_candidates` for ``mask``, ``kill_mask`` and ``label_source``); the file
     is opened once, and a file that cannot be read skips them all."""
@@ -586,7 +605,7 @@ def _prepare_file(rec: _Recorder, path: str, group: Sequence[Candidate], mask: M
         for c in group:
             rec.skipped(path, c, f"unreadable data file ({err.problem})")
         return
-    rec.summary.files += 1
+    rec.opened(path)
     with reader:
         try:
             kill = _load_kill(kill_mask, reader.header.nchans)
@@ -657,7 +676,7 @@ def prepare_candidates(
     scratch = Scratch()
     try:
         for f, group in todo.items():
-            _prepare_file(rec, f, group, mask, kill_mask, scratch, label_source)
+            prepare_file(rec, f, group, mask, kill_mask, scratch, label_source)
             rec.flush()  # a batch holds one file's candidates
     finally:
         bar.close()
