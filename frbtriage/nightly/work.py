@@ -1,0 +1,219 @@
+"""The nightly job's per-file work, as run on a Dask worker (or in the calling process).
+
+:func:`process_file` hashes one data file, gets its candidates (the list beside it, else the
+search) and makes their ``ft`` / ``dmt`` images. It only *reads*: the data file from a path
+every worker can see, and nothing of the workspace. The images and records go back to the
+calling process, the workspace's one writer (:mod:`frbtriage.nightly.job`).
+
+A candidate list *beside* a data file ``X.fil`` is ``X.csv`` (your/FETCH) or ``X.cand``
+(Heimdall), in that order; it describes ``X``: every row is taken as a candidate of ``X``
+(a FETCH CSV's ``file`` column is not consulted, so renaming both keeps them together).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from frbtriage.db import CandidateKey, candidate_key
+from frbtriage.errors import InputError
+from frbtriage.io.candidates import Candidate
+from frbtriage.io.filterbank import PSRFITS_SUFFIXES, SIGPROC_SUFFIXES
+from frbtriage.search import SearchConfig
+from frbtriage.workspace import IMAGE_SHAPE, NewCandidate
+
+#: Suffixes of the data files the job picks up from an inbox.
+DATA_SUFFIXES = SIGPROC_SUFFIXES + PSRFITS_SUFFIXES
+#: Suffixes of a candidate list beside a data file, in the order they are looked for.
+LIST_SUFFIXES = (".csv", ".cand")
+_HASH_BLOCK = 1 << 22  # 4 MiB
+
+
+def data_files(inbox: str | os.PathLike[str]) -> list[Path]:
+    """The data files in the folder ``inbox`` and its subfolders (absolute, sorted);
+    :class:`InputError` when ``inbox`` is not a folder."""
+    root = Path(inbox).expanduser().resolve()
+    if not root.is_dir():
+        raise InputError(root, "the inbox is not a folder")
+    return sorted(p for p in root.rglob("*")
+                  if p.suffix.lower() in DATA_SUFFIXES and p.is_file() and
+                  not p.name.startswith("."))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of the file's content, read in 4 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def candidate_list(path: Path) -> Path | None:
+    """The candidate list beside data file ``path`` (see the module), or None."""
+    for suffix in LIST_SUFFIXES:
+        lst = path.with_suffix(suffix)
+        if lst.is_file():
+            return lst
+    return None
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One data file for :func:`process_file`: absolute ``path``, its ``size`` (bytes) and
+    ``mtime_ns`` when listed, the content hash if the ledger's stat cache knows it
+    (``sha256``, else None: hash it), the hashes already ``known`` (finished: skip), the
+    duplicate keys already ``stored`` for this path (a rerun after a kill skips their
+    images), and the ``search`` settings for a file without a candidate list."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    known: frozenset[str]
+    stored: frozenset[CandidateKey]
+    search: SearchConfig
+
+
+@dataclass
+class FileResult:
+    """What :func:`process_file` made of one file.
+
+    ``status``: ``"new"`` (candidates and images below), ``"known"`` (the content was
+    finished before, under any name) or ``"failed"`` (``error`` says why). ``source``:
+    ``"search"`` or the candidate list's path; ``found`` candidates listed or found;
+    ``already`` of them stored before; ``candidates`` the rest that could be imaged, with
+    ``ft`` and ``dmt`` ``(len(candidates), 256, 256)`` float32; ``skipped`` why the others
+    could not; ``seconds`` wall time per step (``hash``, ``candidates``, ``images``);
+    ``worker`` host and pid that did it.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str = ""
+    status: str = "new"
+    source: str = ""
+    found: int = 0
+    already: int = 0
+    candidates: list[NewCandidate] = field(default_factory=list)
+    ft: NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros((0, *IMAGE_SHAPE), np.float32))
+    dmt: NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros((0, *IMAGE_SHAPE), np.float32))
+    skipped: list[str] = field(default_factory=list)
+    error: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    worker: str = ""
+
+
+def process_file(task: FileTask) -> FileResult:
+    """Hash, find candidates and make images for one data file (see the module). Bad input
+    (an unreadable, truncated or malformed file or list) gives ``status="failed"`` with the
+    reason; it never raises for it."""
+    res = FileResult(path=task.path, size=task.size, mtime_ns=task.mtime_ns,
+                     worker=f"{socket.gethostname()}:{os.getpid()}")
+    t0 = time.perf_counter()
+    try:
+        res.sha256 = task.sha256 or file_sha256(task.path)
+    except OSError as err:
+        return _failed(res, f"cannot read ({err.strerror or err})")
+    res.seconds["hash"] = time.perf_counter() - t0
+    if res.sha256 in task.known:
+        res.status = "known"
+        return res
+    try:
+        cands = _candidates(Path(task.path), task.search, res)
+        res.seconds["candidates"] = time.perf_counter() - t0 - res.seconds["hash"]
+        fresh = [c for c in cands if candidate_key(c.file, c.tcand, c.dm, c.width)
+                 not in task.stored]
+        res.already = len(cands) - len(fresh)
+        t1 = time.perf_counter()
+        _images(task.path, fresh, res)
+        res.seconds["images"] = time.perf_counter() - t1
+    except InputError as err:
+        return _failed(res, err.problem)
+    try:
+        st = os.stat(task.path)
+    except OSError as err:
+        return _failed(res, f"vanished while being read ({err.strerror or err})")
+    if (st.st_size, st.st_mtime_ns) != (task.size, task.mtime_ns):
+        return _failed(res, "changed while being read (still being copied?); the next run "
+                            "takes it")
+    return res
+
+
+def _failed(res: FileResult, why: str) -> FileResult:
+    res.status = "failed"
+    res.error = why
+    return res
+
+
+def _candidates(path: Path, search: SearchConfig, res: FileResult) -> list[Candidate]:
+    """The file's candidates (list beside it, else the search), noting ``source`` and
+    ``found`` in ``res``."""
+    from frbtriage.io.candidates import read_candidates
+    from frbtriage.search import search_file
+
+    lst = candidate_list(path)
+    if lst is not None:
+        listed = [dataclasses.replace(c, file=str(path))
+                  for c in read_candidates(lst, data_file=path)]
+        res.source = str(lst)
+    else:
+        listed = [c.to_candidate() for c in search_file(path, config=search)]
+        res.source = "search"
+    res.found = len(listed)
+    return listed
+
+
+class _Collector:
+    """An :class:`frbtriage.prepare.ImageSink` that keeps the images for the calling
+    process (a worker writes nothing)."""
+
+    def __init__(self, res: FileResult) -> None:
+        self.res = res
+        #: why the file itself could not be used (set when a candidate is skipped before the
+        #: file was opened), else None
+        self.file_problem: str | None = None
+        self.opened_ok = False
+        self.fts: list[NDArray[np.float32]] = []
+        self.dmts: list[NDArray[np.float32]] = []
+
+    def opened(self, path: str) -> None:
+        self.opened_ok = True
+
+    def prepared(self, record: NewCandidate, ft: NDArray[np.float32],
+                 dmt: NDArray[np.float32]) -> None:
+        self.res.candidates.append(record)
+        self.fts.append(ft)
+        self.dmts.append(dmt)
+
+    def skipped(self, path: str, c: Candidate, reason: str) -> None:
+        if not self.opened_ok:
+            self.file_problem = self.file_problem or reason
+        self.res.skipped.append(f"tcand={c.tcand:.6f} s dm={c.dm:g} width={c.width}: {reason}")
+
+
+def _images(path: str, cands: list[Candidate], res: FileResult) -> None:
+    """Make the images of ``cands`` into ``res`` with :func:`frbtriage.prepare.prepare_file`
+    (those that cannot be prepared go to ``res.skipped``); :class:`InputError` when the
+    file cannot be opened."""
+    from frbtriage.prepare import Scratch, prepare_file
+
+    if not cands:
+        return
+    sink = _Collector(res)
+    prepare_file(sink, path, cands, "file", None, Scratch(), "list")
+    if sink.file_problem is not None:
+        raise InputError(path, sink.file_problem)
+    if sink.fts:
+        res.ft, res.dmt = np.stack(sink.fts), np.stack(sink.dmts)
