@@ -47,8 +47,8 @@ from frbtriage.errors import InputError
 #: Version of the schema declared here; stored in the ``meta`` table. Every bump comes with
 #: an upgrade step in :mod:`frbtriage.migrations` (version 2: the ``labels`` table;
 #: version 3: volunteers, votes, the volunteer queue and its assignments, models' training,
-#: ``candidates.tcand_key`` 64-bit).
-SCHEMA_VERSION = 3
+#: ``candidates.tcand_key`` 64-bit; version 4: the nightly job's data files, stat cache, runs).
+SCHEMA_VERSION = 4
 
 #: Where a label came from. ``simulation``: the truth table of a simulated observation;
 #: ``list``: the label column of an imported candidate list (your/FETCH CSV, FETCH .h5);
@@ -302,6 +302,43 @@ class AssignmentRecord(Base):
     candidate_id: Mapped[int] = mapped_column(
         ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True)
     served: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataFileRecord(Base):
+    """A data file the nightly job has finished, by the SHA-256 of its content (a renamed or
+    copied file is the same file): its ``path`` then, ``size`` bytes, ``source`` of its
+    candidates (``"search"`` or the candidate list's path), candidates ``found`` and
+    ``added`` by that run, and when it was ``processed``."""
+
+    __tablename__ = "data_files"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(1024))
+    found: Mapped[int] = mapped_column(Integer)
+    added: Mapped[int] = mapped_column(Integer)
+    processed: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FileStatRecord(Base):
+    """What a path held when last hashed (``size`` bytes, ``mtime_ns``, ``sha256``), so an
+    unchanged file is not read again to be hashed (as git's index does)."""
+
+    __tablename__ = "file_stats"
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class NightlyRunRecord(Base):
+    """A finished nightly run: ``started``, ``finished`` (UTC) and its exit ``status``."""
+
+    __tablename__ = "nightly_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[int] = mapped_column(Integer)
 
 
 # --------------------------------------------------------------------------- engine

@@ -118,8 +118,38 @@ def _v3(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operati
                            existing_nullable=False)
 
 
+def _v4(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operations
+    """Version 4: the nightly job's records: ``data_files`` (finished files by content hash),
+    ``file_stats`` (a path's size/mtime/hash cache) and ``nightly_runs``."""
+    when = sa.DateTime(timezone=True)
+    op.create_table(
+        "data_files",
+        sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("path", sa.String(1024), nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("source", sa.String(1024), nullable=False),
+        sa.Column("found", sa.Integer, nullable=False),
+        sa.Column("added", sa.Integer, nullable=False),
+        sa.Column("processed", when, nullable=False),
+    )
+    op.create_table(
+        "file_stats",
+        sa.Column("path", sa.String(1024), primary_key=True),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+    )
+    op.create_table(
+        "nightly_runs",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started", when, nullable=False),
+        sa.Column("finished", when, nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+    )
+
+
 #: ``STEPS[n]`` takes a database from schema version ``n - 1`` to ``n``.
-STEPS: dict[int, Callable[..., None]] = {2: _v2, 3: _v3}
+STEPS: dict[int, Callable[..., None]] = {2: _v2, 3: _v3, 4: _v4}
 
 
 def _backup_sqlite(engine: Engine, version: int) -> Path | None:

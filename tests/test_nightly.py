@@ -23,7 +23,7 @@ import pytest
 
 from frbtriage.cli import main
 from frbtriage.nightly import EXIT_BUSY, EXIT_SKIPPED, NightlyOptions, run_lock, run_nightly
-from frbtriage.nightly.ledger import LEDGER_NAME, Ledger
+from frbtriage.nightly.ledger import Ledger
 from frbtriage.workspace import Workspace
 
 SEEDS = (1, 2, 3, 4)
@@ -63,7 +63,7 @@ def state(ws_path: Path) -> dict[str, int]:
         out = {"candidates": len(recs), "keys": len({r.key() for r in recs}),
                "rows": int(max(ws.ft.shape[0], ws.dmt.shape[0])),
                "scored": len(scores_of(ws))}
-    out["ledger"] = len(Ledger.load(ws_path).entries())
+        out["ledger"] = len(Ledger.load(ws).entries())
     return out
 
 
@@ -172,9 +172,11 @@ def _committed(ws: Path) -> int:
 
 
 def _ledger_files(ws: Path) -> int:
+    """Finished files recorded in the workspace database (read while a run is writing)."""
     try:
-        return len(json.loads((ws / LEDGER_NAME).read_text())["files"])
-    except (OSError, ValueError):
+        with sqlite3.connect(f"file:{ws / 'triage.db'}?mode=ro", uri=True, timeout=1) as c:
+            return int(c.execute("SELECT count(*) FROM data_files").fetchone()[0])
+    except sqlite3.Error:
         return 0
 
 

@@ -229,7 +229,7 @@ def run_nightly(workspace: str | os.PathLike[str], inbox: str | os.PathLike[str]
     hooks = progress or _Quiet()
     with run_lock(workspace), Workspace.open_or_create(workspace) as ws:
         cfg = NightlyConfig.of_workspace(ws.path)
-        ledger = Ledger.load(ws.path)
+        ledger = Ledger.load(ws)
         files = data_files(inbox)
         result = NightlyResult(workspace=ws.path, inbox=Path(inbox).resolve(),
                                started=db.utcnow())
@@ -315,7 +315,7 @@ def _store(ws: Workspace, ledger: Ledger, res: FileResult, batch_size: int) -> F
     already = res.already + len(res.candidates) - len(ids)
     ledger.record(LedgerEntry(sha256=res.sha256, path=res.path, size=res.size,
                               source=res.source, found=res.found, added=len(ids),
-                              processed=dt.datetime.now(dt.UTC).isoformat()),
+                              processed=dt.datetime.now(dt.UTC)),
                   res.path, res.size, res.mtime_ns, res.sha256)
     return dataclasses.replace(base, status="processed", added=len(ids), already=already,
                                ids=tuple(ids))
