@@ -58,7 +58,7 @@ def _go() -> None:
 def main() -> None:
     """Draw the app for this session."""
     st.set_page_config(page_title="FRB triage", page_icon="📡", layout="wide")
-    st.markdown("<style>.block-container{padding-top:1.2rem;padding-bottom:0}"
+    st.markdown("<style>.block-container{padding-top:2.6rem;padding-bottom:0}"
                 "img{image-rendering:pixelated}</style>", unsafe_allow_html=True)
     path = os.environ.get(WORKSPACE_ENV)
     if not path:

@@ -76,8 +76,12 @@ def _detail(ws: Workspace, pictures: review.PictureCache, person: Volunteer,
     with right:
         st.markdown(f"**{cid}**: `{r.file}` t = {r.tcand:.4f} s, DM {r.dm:.2f}, "
                     f"S/N {r.snr:.1f}, width {r.width} samples")
-        st.write("Votes:", d.votes, "Tags:", d.tags or "none")
-        st.write("Labels:", {k: f"{v:g} ({ref})" for k, (v, ref) in d.labels.items()} or "none")
+        st.markdown("**Votes**: " + ", ".join(f"{review.ANSWER_WORDS[a]} {n}"
+                                               for a, n in d.votes.items())
+                    + " · **tags**: " + (", ".join(f"{t} {n}" for t, n in d.tags.items())
+                                         or "none"))
+        st.markdown("**Labels**: " + (", ".join(f"{k} = {v:g} ({ref})"
+                                               for k, (v, ref) in d.labels.items()) or "none"))
         st.dataframe([{"model": v, "p_astro": p, "p_std": s, "bald": b}
                       for v, (p, s, b) in d.scores.items()], hide_index=True)
         choice = st.radio("Expert label", ("astrophysical", "not astrophysical"),

@@ -27,7 +27,8 @@ def command(workspace: str, port: int, host: str) -> list[str]:
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-            "--server.maxUploadSize", "1", "--global.developmentMode", "false"]
+            "--server.maxUploadSize", "1", "--global.developmentMode", "false",
+            "--client.toolbarMode", "minimal"]
 
 
 def run(args: argparse.Namespace) -> int:
