@@ -1,9 +1,16 @@
 """A small workspace for the review app's tests and benchmark: candidates whose pictures
 look like what volunteers see (bursts with a bowtie, RFI bands and zero-DM flashes), gold
-labels, live-model scores, a filled queue and three people with sign-in tokens."""
+labels, live-model scores, a filled queue and three people with sign-in tokens; and
+``frbtriage app`` serving it in a subprocess, with the Chromium the browser tests use."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +96,48 @@ def make_app_workspace(path: Path | str, n: int = 40, seed: int = 1,
     tokens = {role: add_volunteer(ws, f"{role}-1", role)[1]
               for role in ("volunteer", "researcher", "admin")}
     return AppWorkspace(ws, tokens, ids)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class AppServer:
+    """``frbtriage app`` on a free port of 127.0.0.1, in a subprocess, until :meth:`stop`."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "frbtriage.cli", "app", "--workspace", str(workspace),
+             "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"frbtriage app exited: {self.proc.stdout.read()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("frbtriage app did not answer within 90 s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -7,68 +7,20 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_workspace import AppWorkspace, make_app_workspace
+from app_workspace import CHROMIUM, CHROMIUM_ARGS, AppServer, AppWorkspace, make_app_workspace
 
 from frbtriage.crowd.volunteers import authenticate
 from frbtriage.crowd.votes import votes_of
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 #: A laptop screen's browser viewport: the volunteer page must fit without scrolling.
 VIEWPORT = {"width": 1366, "height": 768}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class AppServer:
-    """``frbtriage app`` on a free port of 127.0.0.1, in a subprocess, until :meth:`stop`."""
-
-    def __init__(self, workspace: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "frbtriage.cli", "app", "--workspace", str(workspace),
-             "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"frbtriage app exited: {self.proc.stdout.read()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("frbtriage app did not answer within 90 s")
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def launch_chromium(playwright):  # noqa: ANN001, ANN201 - Playwright objects
