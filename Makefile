@@ -18,7 +18,11 @@ $(VENV)/.installed: pyproject.toml
 # (and starting) a system "main" cluster, which the tests never use.
 PG_INITDB := $(wildcard /usr/lib/postgresql/*/bin/initdb)
 
-.PHONY: install demo test lint bench postgres
+# The browser tests drive Debian's chromium (/usr/bin/chromium) through Playwright, which
+# cannot download its own browsers here; installed when missing, as root with apt-get.
+CHROMIUM := $(wildcard /usr/bin/chromium)
+
+.PHONY: install demo test lint bench postgres chromium
 install: $(VENV)/.installed
 
 postgres:
@@ -39,8 +43,20 @@ endif
 demo: $(VENV)/.installed
 	$(VENV)/bin/frbtriage demo
 
+chromium:
+ifeq ($(CHROMIUM),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive && apt-get update -q \
+		&& apt-get install -y -q --no-install-recommends chromium; \
+	else \
+		echo "No /usr/bin/chromium and not root with apt-get: browser tests skip (fail if CI is set)"; \
+	fi
+else
+	@: chromium already installed
+endif
+
 # Runs every test, the slow, browser and postgres ones included.
-test: $(VENV)/.installed postgres
+test: $(VENV)/.installed postgres chromium
 	$(VENV)/bin/pytest -m "" -q
 
 lint: $(VENV)/.installed
@@ -51,3 +67,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_score.py
 	$(PY) benchmarks/bench_nightly.py
+	$(PY) benchmarks/bench_app.py
