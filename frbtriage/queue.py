@@ -25,6 +25,7 @@ one, as each candidate needs several votes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -182,15 +183,38 @@ def _draw(rng: np.random.Generator, ids: np.ndarray, pool: np.ndarray, n: int,
         picks[int(ids[j])] = (float(rng.choice(score)), reason)
 
 
-def _outstanding(volunteer_id: int):  # noqa: ANN202 - a select
-    """Candidates served to ``volunteer_id``, still open, that they have not voted on."""
+def not_retired(candidate_col):  # noqa: ANN001, ANN201 - SQL expressions
+    """SQL condition: the candidate in ``candidate_col`` has no retired queue entry."""
+    return ~exists().where(db.QueueRecord.candidate_id == candidate_col,
+                           db.QueueRecord.retired.is_(True))
+
+
+def outstanding(volunteer_id: int, exclude: Sequence[int] = ()):  # noqa: ANN201 - a select
+    """Select the candidates served to ``volunteer_id`` that are not retired, they have not
+    voted on, and are not in ``exclude``, oldest first."""
     voted = exists().where(db.VoteRecord.volunteer_id == volunteer_id,
                            db.VoteRecord.candidate_id == db.AssignmentRecord.candidate_id)
     return (select(db.AssignmentRecord.candidate_id)
-            .join(db.QueueRecord, db.QueueRecord.candidate_id == db.AssignmentRecord.candidate_id)
-            .where(db.AssignmentRecord.volunteer_id == volunteer_id,
-                   db.QueueRecord.retired.is_(False), ~voted)
+            .where(db.AssignmentRecord.volunteer_id == volunteer_id, ~voted,
+                   not_retired(db.AssignmentRecord.candidate_id),
+                   db.AssignmentRecord.candidate_id.not_in([int(i) for i in exclude]))
             .order_by(db.AssignmentRecord.served, db.AssignmentRecord.candidate_id))
+
+
+def claim(ws: Workspace, volunteer_id: int, options: Iterable[int]) -> int | None:
+    """Serve ``volunteer_id`` the first of ``options`` not yet served to them: insert its
+    assignment (the primary key refuses a second one made meanwhile by a concurrent request,
+    and the next option is tried). Returns the candidate id, or None if every option was
+    taken."""
+    for cid in options:
+        try:
+            with ws.session() as s, s.begin():
+                s.add(db.AssignmentRecord(volunteer_id=int(volunteer_id), candidate_id=int(cid),
+                                          served=db.utcnow()))
+            return int(cid)
+        except IntegrityError:  # this volunteer got it in another request meanwhile
+            continue
+    return None
 
 
 def _unseen(volunteer_id: int, limit: int):  # noqa: ANN202 - a select
@@ -210,7 +234,7 @@ def next_candidate(ws: Workspace, volunteer_id: int, *, peek: int = 16) -> int |
     None when the queue holds nothing new for them. Safe under concurrent callers."""
     volunteer_id = int(volunteer_id)
     with ws.session() as s:
-        pending = s.scalars(_outstanding(volunteer_id).limit(1)).first()
+        pending = s.scalars(outstanding(volunteer_id).limit(1)).first()
     if pending is not None:
         return int(pending)
     while True:
@@ -218,14 +242,9 @@ def next_candidate(ws: Workspace, volunteer_id: int, *, peek: int = 16) -> int |
             options = list(s.scalars(_unseen(volunteer_id, peek)))
         if not options:
             return None
-        for cid in options:
-            try:
-                with ws.session() as s, s.begin():
-                    s.add(db.AssignmentRecord(volunteer_id=volunteer_id, candidate_id=int(cid),
-                                              served=db.utcnow()))
-                return int(cid)
-            except IntegrityError:  # this volunteer got it in another request meanwhile
-                continue
+        got = claim(ws, volunteer_id, options)
+        if got is not None:
+            return got
 
 
 def retire(ws: Workspace, candidate_ids: list[int]) -> list[int]:

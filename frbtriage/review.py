@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from frbtriage import db
 from frbtriage.crowd.answers import ANSWERS, ASTRO, CANT_TELL, RFI, TAGS
 from frbtriage.crowd.volunteers import Volunteer, get_volunteer
 from frbtriage.crowd.votes import Receipt, submit_vote
 from frbtriage.errors import InputError
+from frbtriage.queue import claim, not_retired, outstanding
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -223,23 +223,6 @@ def _known_labels(s: Session, candidate_ids: Iterable[int]) -> dict[int, int]:
 # --------------------------------------------------------------------------- serving
 
 
-def _not_retired(candidate_col):  # noqa: ANN001, ANN202 - SQL expressions
-    """SQL: the candidate has no retired queue entry."""
-    return ~exists().where(db.QueueRecord.candidate_id == candidate_col,
-                           db.QueueRecord.retired.is_(True))
-
-
-def _outstanding(volunteer_id: int, exclude: Sequence[int]):  # noqa: ANN202 - a select
-    """Candidates served to ``volunteer_id``, not retired, not voted on, oldest first."""
-    voted = exists().where(db.VoteRecord.volunteer_id == volunteer_id,
-                           db.VoteRecord.candidate_id == db.AssignmentRecord.candidate_id)
-    return (select(db.AssignmentRecord.candidate_id)
-            .where(db.AssignmentRecord.volunteer_id == volunteer_id, ~voted,
-                   _not_retired(db.AssignmentRecord.candidate_id),
-                   db.AssignmentRecord.candidate_id.not_in(list(exclude)))
-            .order_by(db.AssignmentRecord.served, db.AssignmentRecord.candidate_id))
-
-
 def _fresh(volunteer_id: int, level: int, rule: LevelRule, live: str | None, limit: int):
     """Candidates ``volunteer_id`` was neither served nor voted on, best first for
     ``level``: level 2 the open queue by priority; level 1 gold candidates, then those the
@@ -263,7 +246,7 @@ def _fresh(volunteer_id: int, level: int, rule: LevelRule, live: str | None, lim
     score_join = and_(db.ScoreRecord.candidate_id == cand, db.ScoreRecord.model_version == live)
     return (select(cand)
             .outerjoin(db.ScoreRecord, score_join)
-            .where(or_(gold, sure >= 2.0 * rule.confident - 1.0), _not_retired(cand),
+            .where(or_(gold, sure >= 2.0 * rule.confident - 1.0), not_retired(cand),
                    untouched(cand))
             .order_by(gold.desc(), func.coalesce(sure, 1.0).desc(), cand)
             .limit(limit))
@@ -282,7 +265,7 @@ def next_for(ws: Workspace, volunteer_id: int, rule: LevelRule | None = None,
     vid = int(volunteer_id)
     rule = rule or level_rule(ws)
     with ws.session() as s:
-        pending = s.scalars(_outstanding(vid, exclude).limit(1)).first()
+        pending = s.scalars(outstanding(vid, exclude).limit(1)).first()
         live = _live_version(s)
     if pending is not None:
         return int(pending)
@@ -294,14 +277,9 @@ def next_for(ws: Workspace, volunteer_id: int, rule: LevelRule | None = None,
                            if c not in exclude]
             if not options:
                 break
-            for cid in options:
-                try:
-                    with ws.session() as s, s.begin():
-                        s.add(db.AssignmentRecord(volunteer_id=vid, candidate_id=int(cid),
-                                                  served=db.utcnow()))
-                    return int(cid)
-                except IntegrityError:  # served to this volunteer by another request
-                    continue
+            got = claim(ws, vid, options)
+            if got is not None:
+                return got
     return None
 
 
@@ -655,22 +633,11 @@ class Dashboard:
 
 def _volunteer_table(ws: Workspace) -> list[dict[str, object]]:
     """Per-volunteer reliability from a Dawid–Skene run over every vote, computed without
-    writing anything (unlike :func:`frbtriage.crowd.consensus.aggregate`)."""
-    from frbtriage.crowd.aggregate import dawid_skene, majority_vote
-    from frbtriage.crowd.consensus import Consensus, gold_classes, volunteer_rows
+    writing anything (:func:`frbtriage.crowd.consensus.estimate`)."""
+    from frbtriage.crowd.consensus import estimate, volunteer_rows
 
-    with ws.session() as s:
-        rows = s.execute(select(db.VoteRecord.candidate_id, db.VoteRecord.volunteer_id,
-                                db.VoteRecord.answer).order_by(db.VoteRecord.id)).all()
-    if not rows:
-        return []
-    item = np.asarray([r[0] for r in rows], dtype=np.int64)
-    worker = np.asarray([r[1] for r in rows], dtype=np.int64)
-    answer = np.asarray([ANSWERS.index(r[2]) for r in rows], dtype=np.int64)
-    gold = gold_classes(ws, item)
-    result = dawid_skene(item, worker, answer, gold=gold)
-    return volunteer_rows(ws, Consensus(result=result, majority=majority_vote(item, answer),
-                                        gold=gold, retired=[], labelled=0))
+    found = estimate(ws)
+    return [] if found is None else volunteer_rows(ws, found)
 
 
 def dashboard(ws: Workspace) -> Dashboard:

@@ -12,6 +12,7 @@ volunteers). Re-running it on the same votes writes the same labels.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -92,30 +93,38 @@ def gold_classes(ws: Workspace, candidate_ids: np.ndarray) -> dict[int, int]:
     return out
 
 
+def estimate(ws: Workspace, config: DawidSkeneConfig | None = None) -> Consensus | None:
+    """The consensus of every vote of ``ws`` (Dawid–Skene anchored by gold, and the majority
+    baseline) without writing anything; None when there are no votes."""
+    item, worker, answer = _vote_arrays(ws)
+    if item.size == 0:
+        return None
+    gold = gold_classes(ws, item)
+    result = dawid_skene(item, worker, answer, gold=gold, config=config or DawidSkeneConfig())
+    return Consensus(result=result, majority=majority_vote(item, answer), gold=gold,
+                     retired=[], labelled=0)
+
+
 def aggregate(ws: Workspace, rule: RetirementRule | None = None,
               config: DawidSkeneConfig | None = None) -> Consensus:
-    """Aggregate every vote of ``ws`` (see the module); :class:`InputError` if there are
-    none. ``rule`` defaults to the workspace's ``[crowd]`` settings."""
+    """:func:`estimate`, then store it (see the module); :class:`InputError` if there are
+    no votes. ``rule`` defaults to the workspace's ``[crowd.retire]`` settings."""
     from frbtriage.queue import retire
 
     rule = rule or retirement_rule(ws)
     rule.check()
-    item, worker, answer = _vote_arrays(ws)
-    if item.size == 0:
+    found = estimate(ws, config)
+    if found is None:
         raise InputError(ws.path, "no votes to aggregate yet")
-    gold = gold_classes(ws, item)
-    result = dawid_skene(item, worker, answer, gold=gold, config=config or DawidSkeneConfig())
-    majority = majority_vote(item, answer)
-    it = result.items
-    not_gold = np.asarray([int(i) not in gold for i in it.items], dtype=bool)
+    it = found.result.items
+    not_gold = np.asarray([int(i) not in found.gold for i in it.items], dtype=bool)
     decisive = it.n_decisive
     keep = not_gold & (decisive > 0)
     with ws.session() as s, s.begin():
         n = db.set_labels(s, "votes", it.items[keep], it.p_astro[keep], decisive[keep],
                           ref=CONSENSUS_REF)
-    done = retired(it, rule) & not_gold
-    newly = retire(ws, [int(i) for i in it.items[done]])
-    return Consensus(result=result, majority=majority, gold=gold, retired=newly, labelled=n)
+    newly = retire(ws, [int(i) for i in it.items[retired(it, rule) & not_gold]])
+    return dataclasses.replace(found, retired=newly, labelled=n)
 
 
 #: Columns of :func:`label_rows`.
