@@ -80,25 +80,26 @@ min_votes = 5
 min_agreement = 0.8
 posterior = 0.99
 
+# Defaults of the other settings, to uncomment and change:
 # Levels (as in Gravity Spy): a new volunteer sees gold candidates and those the live model is
 # sure of (max(p, 1-p) >= confident) until min_gold gold answers are in with a share
 # >= promote_accuracy right; then the queue, most uncertain first.
-[crowd.levels]
-promote_accuracy = 0.8
-min_gold = 5
-confident = 0.9
+# [crowd.levels]
+# promote_accuracy = 0.8
+# min_gold = 5
+# confident = 0.9
 
 # The nightly job (frbtriage nightly): retrain once this many new aggregated vote labels have
 # arrived since the last retrained model; the search and queue settings it uses.
-[nightly]
-retrain_min_new_labels = 200
-retrain_epochs = 8
-queue_size = 500
-queue_strategy = "bald"
-dm_min = 0.0
-dm_max = 2000.0
-snr_min = 7.0
-max_width_s = 0.1
+# [nightly]
+# retrain_min_new_labels = 200
+# retrain_epochs = 8
+# queue_size = 500
+# queue_strategy = "bald"
+# dm_min = 0.0
+# dm_max = 2000.0
+# snr_min = 7.0
+# max_width_s = 0.1
 """
 
 
