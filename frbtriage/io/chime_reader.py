@@ -239,3 +239,37 @@ def _fill_masked(data: NDArray[np.float32], good: NDArray[np.bool_]) -> None:
     overall = total.sum() / count.sum() if count.sum() else 0.0
     level = np.where(count > 0, total / np.maximum(count, 1), overall).astype(np.float32)
     np.copyto(data, np.broadcast_to(level[:, None], data.shape), where=bad)
+
+
+def convert_to_sigproc(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                       out: str | os.PathLike[str], nchan: int | None = None,
+                       block: int = 1024) -> Header:
+    """Write the chunk stream ``source`` as a 32-bit float sigproc filterbank ``out``
+    (atomically), channels averaged down to ``nchan`` (a divisor of the chunks' channel count;
+    None keeps them all), ``block`` samples at a time. Masked samples are written as
+    :meth:`ChunkReader.read` fills them. Returns the header of the written file."""
+    from your.formats.filwriter import make_sigproc_object
+    from your.formats.pysigproc import SigprocFile
+
+    from frbtriage.io.filterbank import read_header
+    from frbtriage.safe_write import replacing
+
+    with ChunkReader(source) as rd:
+        h = rd.header
+        nout = h.nchans if nchan is None else int(nchan)
+        if nout < 1 or h.nchans % nout:
+            raise InputError(os.fspath(out), f"--nchan {nout} does not divide the chunks' "
+                                             f"{h.nchans} channels")
+        group = h.nchans // nout
+        foff = h.foff * group
+        sig = make_sigproc_object(rawdatafile=os.path.basename(h.path.rstrip(os.sep)),
+                                  source_name=h.source_name, nchans=nout, foff=foff,
+                                  fch1=CHIME_FTOP_MHZ + foff / 2, tsamp=h.tsamp,
+                                  tstart=h.tstart, nbits=32, nbeams=1, ibeam=rd.beam_id)
+        with replacing(out) as tmp:
+            sig.write_header(os.fspath(tmp))
+            for a in range(0, h.nspectra, block):
+                d = rd.read(a, min(a + block, h.nspectra)).data
+                d = d.reshape(nout, group, -1).mean(axis=1, dtype=np.float32)
+                SigprocFile.append_spectra(np.ascontiguousarray(d.T), os.fspath(tmp))
+    return read_header(out)

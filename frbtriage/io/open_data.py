@@ -11,6 +11,9 @@ import os
 from frbtriage.io.chime_reader import CHUNK_SUFFIX, ChunkReader
 from frbtriage.io.filterbank import FilterbankReader
 
+#: What :func:`open_data` returns; the reader type ``prepare`` and ``search`` work with.
+DataReader = FilterbankReader | ChunkReader
+
 
 def is_chunk_source(path: str | os.PathLike[str]) -> bool:
     """True for a folder, a ``.msgpack`` file, or an ``os.pathsep``-joined list of them."""
@@ -20,7 +23,7 @@ def is_chunk_source(path: str | os.PathLike[str]) -> bool:
     return os.pathsep in s and not os.path.exists(s)
 
 
-def open_data(path: str | os.PathLike[str]) -> FilterbankReader | ChunkReader:
+def open_data(path: str | os.PathLike[str]) -> DataReader:
     """The reader for ``path``: :class:`ChunkReader` for CHIME chunks (see
     :func:`is_chunk_source`), else :class:`FilterbankReader` (.fil, .fits, .sf). Both have
     ``path``, ``header``, ``read``, ``raw``, ``read_seconds`` and ``close`` and are context
