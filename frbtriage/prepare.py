@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
     from frbtriage.io.candidates import Candidate
-    from frbtriage.io.filterbank import FilterbankReader, Header
+    from frbtriage.io.filterbank import Header
+    from frbtriage.io.open_data import DataReader
     from frbtriage.workspace import NewCandidate, Workspace
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def _pad_rows(out, off, got, need, med):  # pragma: no cover - compiled
             out[c, t] = v
 
 
-def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None = None
+def read_window(reader: DataReader, geo: Geometry, scratch: Scratch | None = None
                 ) -> tuple[NDArray[np.float32], bool]:
     """The candidate's window ``(nchan, read_stop - read_start)`` float32 (file channel
     order) and whether it was padded.
@@ -323,7 +324,7 @@ def channel_mask(data: NDArray[np.float32], mode: FlagMode = "auto",
     return mask
 
 
-def file_mask(reader: FilterbankReader, kill: NDArray[np.bool_] | None = None,
+def file_mask(reader: DataReader, kill: NDArray[np.bool_] | None = None,
               budget: int = 1 << 24, pieces: int = 32) -> NDArray[np.bool_]:
     """SK + IQRM channel mask of a whole file from ``pieces`` short stretches spread evenly
     through it (about ``budget`` samples x channels in all, at least 1024 time samples),
@@ -368,7 +369,7 @@ def make_images(data: NDArray[np.float32], geo: Geometry, descending: bool,
     return ft, dmt
 
 
-def candidate_images(reader: FilterbankReader, tcand: float, dm: float, width: int,
+def candidate_images(reader: DataReader, tcand: float, dm: float, width: int,
                      mask: NDArray[np.bool_] | None = None
                      ) -> tuple[NDArray[np.float32], NDArray[np.float32], bool]:
     """Read one candidate's window from an open file and make its images.
@@ -478,12 +479,12 @@ def check_data_files(candidates: Iterable[Candidate]) -> None:
     no readable data fails with one line and writes nothing. Among readable files an
     unreadable one is not an error here: :func:`prepare_candidates` skips its candidates
     with a warning and goes on."""
-    from frbtriage.io.filterbank import FilterbankReader
+    from frbtriage.io.open_data import open_data
 
     first: InputError | None = None
     for f in dict.fromkeys(os.path.abspath(c.file) for c in candidates):
         try:
-            FilterbankReader(f).close()
+            open_data(f).close()
             return
         except InputError as err:
             first = first or err
@@ -596,11 +597,11 @@ def prepare_file(rec: ImageSink, path: str, group: Sequence[Candidate], mask: Ma
     """Prepare one data file's candidates ``group`` into ``rec`` (see
     :func:`prepare_candidates` for ``mask``, ``kill_mask`` and ``label_source``); the file
     is opened once, and a file that cannot be read skips them all."""
-    from frbtriage.io.filterbank import FilterbankReader
+    from frbtriage.io.open_data import open_data
     from frbtriage.workspace import NewCandidate
 
     try:
-        reader = FilterbankReader(path)
+        reader = open_data(path)
     except InputError as err:
         for c in group:
             rec.skipped(path, c, f"unreadable data file ({err.problem})")

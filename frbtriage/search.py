@@ -164,13 +164,14 @@ class SearchStats:
 
 # --------------------------------------------------------------------------- reading
 class _Source:
-    """The few things the search needs from :class:`frbtriage.io.filterbank.FilterbankReader`."""
+    """The few things the search needs from a reader (:func:`frbtriage.io.open_data.open_data`:
+    a filterbank or a folder of CHIME chunks)."""
 
     def __init__(self, path: Path) -> None:
-        from frbtriage.io.filterbank import FilterbankReader
+        from frbtriage.io.open_data import open_data
 
         self.path = path
-        self._r = FilterbankReader(path)
+        self._r = open_data(path)
         self._r.__enter__()
         h = self._r.header
         self.freqs = np.asarray(h.freqs, dtype=np.float64)
@@ -673,8 +674,8 @@ def search_file(
                                  max_width_s=max_width_s)
     path = Path(path)
     cfg.check(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
+    if not (path.is_file() or path.is_dir()):
+        raise InputError(path, "no such file or folder")
     st = stats if stats is not None else SearchStats()
     st.file = os.fspath(path)
     t_wall = time.perf_counter()

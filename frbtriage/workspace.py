@@ -547,3 +547,32 @@ def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
                                origin=cand.origin), ft, dmt)
     batch.flush()
     return summary
+
+
+def import_chime_waterfalls(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
+                            batch_size: int = 64, progress: bool = False) -> InteropSummary:
+    """Store CHIME/FRB catalogue waterfalls (``*_waterfall.h5``) as already-dedispersed
+    candidates: ``ft`` from ``wfall`` (masked channels 0, see
+    :func:`frbtriage.io.chime_waterfall.read_chime_waterfall`), an all-zero ``dmt`` and
+    ``;dmt=none`` in ``origin`` (no DM-time image exists for them; see that module for how to
+    score them). Unreadable files are skipped and listed; duplicates count as ``already``."""
+    from tqdm import tqdm
+
+    from frbtriage.io.chime_waterfall import read_chime_waterfall
+
+    summary = InteropSummary()
+    batch = _AppendBatch(ws, summary, batch_size)
+    no_dmt = np.zeros(IMAGE_SHAPE, dtype=np.float32)
+    for p in tqdm(list(paths), unit="file", desc="import-chime-waterfall",
+                  disable=not progress):
+        try:
+            w = read_chime_waterfall(p)
+        except InputError as err:
+            summary.skipped.append((os.fspath(p), err.problem))
+            log.warning("skipped %s", err)
+            continue
+        c = w.candidate
+        batch.add(NewCandidate(file=c.file, tcand=c.tcand, dm=c.dm, width=c.width, snr=c.snr,
+                               origin=c.origin), w.ft, no_dmt)
+    batch.flush()
+    return summary

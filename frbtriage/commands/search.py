@@ -10,7 +10,8 @@ HELP = ("search filterbank files for dispersed single pulses (FDMT tree, boxcar 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of the verb."""
-    p.add_argument("files", nargs="+", metavar="FILE", help="filterbank (.fil) files to search")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="filterbank (.fil) files or folders of CHIME msgpack chunks to search")
     p.add_argument("--dm-min", type=float, default=0.0, help="lowest DM, pc cm^-3 (default 0)")
     p.add_argument("--dm-max", type=float, default=2000.0,
                    help="highest DM, pc cm^-3 (default 2000)")
