@@ -451,7 +451,7 @@ def export_fetch_h5(ws: Workspace, out_dir: str | os.PathLike[str],
 
     from frbtriage.io.candidates import Candidate
     from frbtriage.io.fetch_h5 import cand_id, write_fetch_h5
-    from frbtriage.io.filterbank import read_header
+    from frbtriage.io.open_data import read_data_header
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -464,7 +464,7 @@ def export_fetch_h5(ws: Workspace, out_dir: str | os.PathLike[str],
     for rec in tqdm(recs, unit="cand", desc="export-h5", disable=not progress):
         if rec.file not in headers:
             try:
-                headers[rec.file] = read_header(rec.file)
+                headers[rec.file] = read_data_header(rec.file)
             except InputError as err:
                 log.info("%s: header unavailable (%s); exporting without it", rec.file,
                          err.problem)

@@ -365,9 +365,9 @@ def read_candidates(
                 os.fspath(p), "a Heimdall .cand file needs the data file it was searched from"
             )
         _need_file(p)
-        from frbtriage.io.filterbank import read_header
+        from frbtriage.io.open_data import read_data_header
 
-        return read_heimdall(p, data_file, tsamp=read_header(data_file).tsamp)
+        return read_heimdall(p, data_file, tsamp=read_data_header(data_file).tsamp)
     raise InputError(
         os.fspath(p),
         f"unknown candidate list type {suffix or '(no suffix)'!r}: expected .csv "

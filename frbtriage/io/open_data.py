@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from frbtriage.io.chime_reader import CHUNK_SUFFIX, ChunkReader
-from frbtriage.io.filterbank import FilterbankReader
+from frbtriage.io.filterbank import FilterbankReader, Header
 
 #: What :func:`open_data` returns; the reader type ``prepare`` and ``search`` work with.
 DataReader = FilterbankReader | ChunkReader
@@ -21,6 +21,13 @@ def is_chunk_source(path: str | os.PathLike[str]) -> bool:
     if os.path.isdir(s) or s.lower().endswith(CHUNK_SUFFIX):
         return True
     return os.pathsep in s and not os.path.exists(s)
+
+
+def read_data_header(path: str | os.PathLike[str]) -> Header:
+    """The header of the data at ``path`` (a filterbank/PSRFITS file or CHIME chunks), as
+    :func:`open_data` reads it; :class:`~frbtriage.errors.InputError` if unreadable."""
+    with open_data(path) as reader:
+        return reader.header
 
 
 def open_data(path: str | os.PathLike[str]) -> DataReader:
