@@ -47,8 +47,9 @@ from frbtriage.errors import InputError
 #: Version of the schema declared here; stored in the ``meta`` table. Every bump comes with
 #: an upgrade step in :mod:`frbtriage.migrations` (version 2: the ``labels`` table;
 #: version 3: volunteers, votes, the volunteer queue and its assignments, models' training,
-#: ``candidates.tcand_key`` 64-bit; version 4: the nightly job's data files, stat cache, runs).
-SCHEMA_VERSION = 4
+#: ``candidates.tcand_key`` 64-bit; version 4: the nightly job's data files, stat cache, runs;
+#: version 5: ``candidates.dmt_available``).
+SCHEMA_VERSION = 5
 
 #: Where a label came from. ``simulation``: the truth table of a simulated observation;
 #: ``list``: the label column of an imported candidate list (your/FETCH CSV, FETCH .h5);
@@ -112,7 +113,9 @@ class CandidateRecord(Base):
     seconds from the file start at the top of the band; ``dm`` in pc cm^-3; ``width`` in
     samples; ``padded`` True when the window ran past an end of the file and was filled;
     ``origin`` names where the candidate came from (e.g. ``"csv:/path/cands.csv"``,
-    ``"heimdall:..."``, ``"fetch-h5:..."``). ``labels`` are its :class:`LabelRecord` rows
+    ``"heimdall:..."``, ``"fetch-h5:..."``); ``dmt_available`` False when no DM-time image
+    exists (an already-dedispersed CHIME catalogue waterfall: its stored ``dmt`` is zeros,
+    not data). ``labels`` are its :class:`LabelRecord` rows
     (loaded with it); :attr:`label` is the most trusted known label among them.
     ``(file, tcand_key, dm_key, width)`` is unique, so the same list prepared twice adds
     nothing.
@@ -132,6 +135,7 @@ class CandidateRecord(Base):
     row: Mapped[int] = mapped_column(Integer, unique=True)
     padded: Mapped[bool] = mapped_column(Boolean, default=False)
     origin: Mapped[str] = mapped_column(String(1024), default="")
+    dmt_available: Mapped[bool] = mapped_column(Boolean, default=True)
     tcand_key: Mapped[int] = mapped_column(BigInteger)  # 0.1 ms units: > 2^31 after 60 h
     dm_key: Mapped[int] = mapped_column(Integer)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -148,8 +148,15 @@ def _v4(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operati
     )
 
 
+def _v5(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operations
+    """Version 5: ``candidates.dmt_available`` (False for candidates that come without a
+    DM-time image, such as CHIME catalogue waterfalls; every earlier candidate has one)."""
+    op.add_column("candidates", sa.Column("dmt_available", sa.Boolean, nullable=False,
+                                          server_default=sa.true()))
+
+
 #: ``STEPS[n]`` takes a database from schema version ``n - 1`` to ``n``.
-STEPS: dict[int, Callable[..., None]] = {2: _v2, 3: _v3, 4: _v4}
+STEPS: dict[int, Callable[..., None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def _backup_sqlite(engine: Engine, version: int) -> Path | None:

@@ -120,8 +120,9 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
     """Top the queue up to ``config.size`` open entries from ``model_version``'s scores
     (default: the live model); open entries already queued get their priority refreshed.
 
-    Only candidates scored by that model are considered; retired or queued ones are never
-    added twice. Returns a :class:`FillSummary`.
+    Only candidates scored by that model are considered, and only those with a real DM-time
+    image (the model's score of a placeholder means nothing); retired or queued ones are
+    never added twice. Returns a :class:`FillSummary`.
     """
     config.check()
     version = model_version or live_model(ws)
@@ -129,7 +130,9 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
     with ws.session() as s:
         rows = s.execute(
             select(db.ScoreRecord.candidate_id, db.ScoreRecord.p_astro, db.ScoreRecord.bald)
-            .where(db.ScoreRecord.model_version == version)
+            .join(db.CandidateRecord, db.CandidateRecord.id == db.ScoreRecord.candidate_id)
+            .where(db.ScoreRecord.model_version == version,
+                   db.CandidateRecord.dmt_available.is_(True))
             .order_by(db.ScoreRecord.candidate_id)).all()
         queued = {cid: bool(r) for cid, r in s.execute(
             select(db.QueueRecord.candidate_id, db.QueueRecord.retired))}

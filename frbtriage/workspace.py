@@ -110,7 +110,8 @@ class NewCandidate:
     ``file`` absolute path of the data file; ``tcand`` s; ``dm`` pc cm^-3; ``width`` samples;
     ``label`` 1 / 0 / None, stored as a :class:`frbtriage.db.LabelRecord` from
     ``label_source`` (``"list"``: the label column of the candidate list; ``"simulation"``:
-    a simulation's truth table) with the candidate's ``origin`` as its reference.
+    a simulation's truth table) with the candidate's ``origin`` as its reference;
+    ``dmt_available`` False when the stored ``dmt`` is a placeholder, not a DM-time image.
     """
 
     file: str
@@ -122,6 +123,7 @@ class NewCandidate:
     padded: bool = False
     origin: str = ""
     label_source: str = "list"
+    dmt_available: bool = True
 
     def key(self) -> tuple[str, int, int, int]:
         """The duplicate key ``(file, tcand_key, dm_key, width)`` of the database."""
@@ -404,6 +406,7 @@ class Workspace:
                 db.CandidateRecord(
                     file=c.file, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
                     snr=float(c.snr), row=n + j, padded=bool(c.padded), origin=c.origin,
+                    dmt_available=bool(c.dmt_available),
                     tcand_key=db.tcand_key(c.tcand), dm_key=db.dm_key(c.dm), created=now,
                     labels=[] if c.label is None else [db.LabelRecord(
                         source=c.label_source, value=float(int(c.label)), weight=1.0,
@@ -553,9 +556,10 @@ def import_chime_waterfalls(ws: Workspace, paths: Sequence[str | os.PathLike[str
                             batch_size: int = 64, progress: bool = False) -> InteropSummary:
     """Store CHIME/FRB catalogue waterfalls (``*_waterfall.h5``) as already-dedispersed
     candidates: ``ft`` from ``wfall`` (masked channels 0, see
-    :func:`frbtriage.io.chime_waterfall.read_chime_waterfall`), an all-zero ``dmt`` and
-    ``;dmt=none`` in ``origin`` (no DM-time image exists for them; see that module for how to
-    score them). Unreadable files are skipped and listed; duplicates count as ``already``."""
+    :func:`frbtriage.io.chime_waterfall.read_chime_waterfall`), an all-zero ``dmt`` with
+    ``dmt_available`` False (and ``;dmt=none`` in ``origin``: no DM-time image exists for them;
+    see that module for how to score them). Unreadable files are skipped and listed;
+    duplicates count as ``already``."""
     from tqdm import tqdm
 
     from frbtriage.io.chime_waterfall import read_chime_waterfall
@@ -573,6 +577,6 @@ def import_chime_waterfalls(ws: Workspace, paths: Sequence[str | os.PathLike[str
             continue
         c = w.candidate
         batch.add(NewCandidate(file=c.file, tcand=c.tcand, dm=c.dm, width=c.width, snr=c.snr,
-                               origin=c.origin), w.ft, no_dmt)
+                               origin=c.origin, dmt_available=False), w.ft, no_dmt)
     batch.flush()
     return summary

@@ -69,7 +69,7 @@ def test_import_verb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         assert len(ws) == 2
         assert not np.asarray(ws.dmt[:2]).any()  # no DM-time image, not a faked one
         recs = ws.candidates([1, 2])
-        assert all(r.origin.endswith("dmt=none") for r in recs)
+        assert all(r.origin.endswith("dmt=none") and not r.dmt_available for r in recs)
     assert main(["import-chime-waterfall", files[0], "--workspace", str(ws_dir),
                  "--no-progress"]) == 0
     assert "1 already stored" in capsys.readouterr().out

@@ -67,6 +67,7 @@ def test_old_workspace_opens_and_upgrades(old_ws: Path) -> None:
         assert (lab.source, lab.value, lab.weight, lab.ref) == ("list", 1.0, 1.0,
                                                                  "csv:/data/cands.csv")
         assert [r.padded for r in recs] == [False] * 5 + [True]
+        assert all(r.dmt_available for r in recs)  # every earlier candidate has its dmt
         with ws.session() as s:
             assert db.current_model(s).version == "fixture-model-v1"
             got = db.read_scores(s, "fixture-model-v1")

@@ -123,6 +123,8 @@ class _Split:
 def _split(ws: Workspace, config: RetrainConfig) -> _Split:
     known, gold, voted = [], [], {}
     for rec in ws.candidates():
+        if not rec.dmt_available:  # a placeholder dmt would teach the network nonsense
+            continue
         truth = rec.truth
         if truth is not None:
             (gold if truth.source == "expert" else known).append(rec.id)
