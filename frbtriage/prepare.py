@@ -387,6 +387,22 @@ def candidate_images(reader: FilterbankReader, tcand: float, dm: float, width: i
     return ft, dmt, padded
 
 
+#: Largest candidate window :func:`read_window` may hold, bytes of float32: far more than any
+#: real candidate needs (a 16384-channel CHIME file at DM 3000 needs 7.3 GiB, at the usual
+#: 1024 channels under half a GiB), far less than the petabytes a corrupt width or DM asks
+#: for. A candidate over it is skipped with the limit named instead of failing to allocate.
+MAX_WINDOW_BYTES = 8 << 30
+
+
+def window_bytes(header: Header, dm: float, width: int) -> int:
+    """About how many bytes of float32 a candidate's window takes (:class:`Geometry`'s
+    ``256 * decim`` kept samples plus the sweep at the largest DM trial, ``2 * DM``, times
+    the channels), without building its delay tables."""
+    freqs = header.freqs
+    sweep = sweep_seconds(2.0 * dm, freqs.min(), freqs.max()) / header.tsamp
+    return (IMAGE_SIZE * decimation(width) + math.ceil(sweep) + 1) * header.nchans * 4
+
+
 def check_candidate(header: Header, tcand: float, dm: float, width: int) -> str | None:
     """Why a candidate cannot be prepared from this file, or None if it can."""
     if not (math.isfinite(tcand) and math.isfinite(dm)):
@@ -398,6 +414,10 @@ def check_candidate(header: Header, tcand: float, dm: float, width: int) -> str 
     if tcand < 0 or tcand >= header.duration:
         return (f"tcand {tcand:.6f} s lies wholly outside the file "
                 f"(0..{header.duration:.6f} s)")
+    need = window_bytes(header, dm, width)
+    if need > MAX_WINDOW_BYTES:
+        return (f"its window (width {width} samples, DM {dm:g}) would take {need / 2**30:.3g} "
+                f"GiB, more than the {MAX_WINDOW_BYTES / 2**30:g} GiB limit")
     return None
 
 
