@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 from frbtriage import db
 from frbtriage.conventions import IMAGE_SIZE
 from frbtriage.errors import InputError
+from frbtriage.io.filterbank import fill_nonfinite
 from frbtriage.physics import delay_samples, delay_table, sweep_seconds
 
 if TYPE_CHECKING:
@@ -206,7 +207,8 @@ def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None
 
     Only the samples each channel needs (``geo.need``) are converted from the file's
     time-major layout, into ``scratch`` when given (valid until its next use); the rest of
-    each row is left uninitialised and is never read by :func:`make_images`. Needed samples
+    each row is left uninitialised and is never read by :func:`make_images`. NaN and infinite
+    samples get zero weight (:func:`frbtriage.io.filterbank.fill_nonfinite`). Needed samples
     outside the file are each channel's median over the in-file samples all channels need
     (the reader pads with the median over the whole in-file window; same idea, fewer
     samples read).
@@ -223,12 +225,16 @@ def read_window(reader: FilterbankReader, geo: Geometry, scratch: Scratch | None
     got = np.clip(geo.need - off, 0, b - a)  # in-file samples of each channel
     if off == 0 and np.array_equal(got, geo.need):
         _fill_ragged(reader.raw(a, b - a), geo.need, out, _FILL_CBLOCK, _FILL_TBLOCK)
+        if reader.may_hold_nonfinite:
+            fill_nonfinite(out, geo.need)
         return out, False
     common = int(got.min())
     if common < 1:  # some channel needs no in-file sample: let the reader pad it all
         block = reader.read(geo.read_start, geo.read_stop)
         return block.data, True
     _fill_ragged(reader.raw(a, b - a), got, out[:, off:], _FILL_CBLOCK, _FILL_TBLOCK)
+    if reader.may_hold_nonfinite:
+        fill_nonfinite(out[:, off:], got)
     med = np.median(out[:, off : off + common], axis=1).astype(np.float32)
     _pad_rows(out, off, got, geo.need, med)
     return out, True
