@@ -14,6 +14,7 @@ workspace). Column types are portable: floats, integers, strings, timestamps in 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -348,10 +349,30 @@ class NightlyRunRecord(Base):
 # --------------------------------------------------------------------------- engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - driver hook
+#: How long SQLite waits for another process's lock before giving up, seconds; the
+#: environment variable ``FRBTRIAGE_DB_TIMEOUT`` overrides it (tests shorten it).
+BUSY_TIMEOUT_S = 30.0
+
+
+def busy_timeout_s() -> float:
+    """The SQLite busy timeout in seconds: ``FRBTRIAGE_DB_TIMEOUT`` when set, else
+    :data:`BUSY_TIMEOUT_S`; :class:`InputError` when the variable is not seconds >= 0."""
+    text = os.environ.get("FRBTRIAGE_DB_TIMEOUT")
+    if text is None:
+        return BUSY_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e6:
+        raise InputError("FRBTRIAGE_DB_TIMEOUT", f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def _sqlite_pragmas(dbapi_conn, _record, timeout_ms: int) -> None:  # pragma: no cover - hook
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={timeout_ms}")
     # write-ahead log: readers never block the writer (the app serves while votes land)
     cur.execute("PRAGMA journal_mode=WAL")
     cur.close()
@@ -371,7 +392,8 @@ def safe_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite turns on foreign keys, a 30 s busy timeout and the
+    """An engine for ``url``; for SQLite turns on foreign keys, a busy timeout
+    (:func:`busy_timeout_s`, 30 s unless ``FRBTRIAGE_DB_TIMEOUT`` says otherwise) and the
     write-ahead log (``triage.db-wal`` / ``-shm`` appear beside the file while it is open)."""
     try:
         parsed = make_url(url)
@@ -385,7 +407,8 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as err:
         raise InputError(safe_url(url), f"not a database URL ({err})") from err
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect",
+                     functools.partial(_sqlite_pragmas, timeout_ms=round(busy_timeout_s() * 1000)))
     return engine
 
 

@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 from frbtriage import db
 from frbtriage.conventions import IMAGE_SIZE
 from frbtriage.errors import InputError
+from frbtriage.io.filterbank import fill_nonfinite
 from frbtriage.physics import delay_samples, delay_table, sweep_seconds
 
 if TYPE_CHECKING:
@@ -207,7 +208,8 @@ def read_window(reader: DataReader, geo: Geometry, scratch: Scratch | None = Non
 
     Only the samples each channel needs (``geo.need``) are converted from the file's
     time-major layout, into ``scratch`` when given (valid until its next use); the rest of
-    each row is left uninitialised and is never read by :func:`make_images`. Needed samples
+    each row is left uninitialised and is never read by :func:`make_images`. NaN and infinite
+    samples get zero weight (:func:`frbtriage.io.filterbank.fill_nonfinite`). Needed samples
     outside the file are each channel's median over the in-file samples all channels need
     (the reader pads with the median over the whole in-file window; same idea, fewer
     samples read).
@@ -224,12 +226,16 @@ def read_window(reader: DataReader, geo: Geometry, scratch: Scratch | None = Non
     got = np.clip(geo.need - off, 0, b - a)  # in-file samples of each channel
     if off == 0 and np.array_equal(got, geo.need):
         _fill_ragged(reader.raw(a, b - a), geo.need, out, _FILL_CBLOCK, _FILL_TBLOCK)
+        if reader.may_hold_nonfinite:
+            fill_nonfinite(out, geo.need)
         return out, False
     common = int(got.min())
     if common < 1:  # some channel needs no in-file sample: let the reader pad it all
         block = reader.read(geo.read_start, geo.read_stop)
         return block.data, True
     _fill_ragged(reader.raw(a, b - a), got, out[:, off:], _FILL_CBLOCK, _FILL_TBLOCK)
+    if reader.may_hold_nonfinite:
+        fill_nonfinite(out[:, off:], got)
     med = np.median(out[:, off : off + common], axis=1).astype(np.float32)
     _pad_rows(out, off, got, geo.need, med)
     return out, True
@@ -388,6 +394,22 @@ def candidate_images(reader: DataReader, tcand: float, dm: float, width: int,
     return ft, dmt, padded
 
 
+#: Largest candidate window :func:`read_window` may hold, bytes of float32: far more than any
+#: real candidate needs (a 16384-channel CHIME file at DM 3000 needs 7.3 GiB, at the usual
+#: 1024 channels under half a GiB), far less than the petabytes a corrupt width or DM asks
+#: for. A candidate over it is skipped with the limit named instead of failing to allocate.
+MAX_WINDOW_BYTES = 8 << 30
+
+
+def window_bytes(header: Header, dm: float, width: int) -> int:
+    """About how many bytes of float32 a candidate's window takes (:class:`Geometry`'s
+    ``256 * decim`` kept samples plus the sweep at the largest DM trial, ``2 * DM``, times
+    the channels), without building its delay tables."""
+    freqs = header.freqs
+    sweep = sweep_seconds(2.0 * dm, freqs.min(), freqs.max()) / header.tsamp
+    return (IMAGE_SIZE * decimation(width) + math.ceil(sweep) + 1) * header.nchans * 4
+
+
 def check_candidate(header: Header, tcand: float, dm: float, width: int) -> str | None:
     """Why a candidate cannot be prepared from this file, or None if it can."""
     if not (math.isfinite(tcand) and math.isfinite(dm)):
@@ -399,6 +421,10 @@ def check_candidate(header: Header, tcand: float, dm: float, width: int) -> str 
     if tcand < 0 or tcand >= header.duration:
         return (f"tcand {tcand:.6f} s lies wholly outside the file "
                 f"(0..{header.duration:.6f} s)")
+    need = window_bytes(header, dm, width)
+    if need > MAX_WINDOW_BYTES:
+        return (f"its window (width {width} samples, DM {dm:g}) would take {need / 2**30:.3g} "
+                f"GiB, more than the {MAX_WINDOW_BYTES / 2**30:g} GiB limit")
     return None
 
 

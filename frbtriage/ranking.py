@@ -82,10 +82,11 @@ class H5Candidate:
 class RankInputs:
     """Candidates to rank, by kind, each with its position in the input (``order``):
     ``listed`` from candidate lists (prepared from their data files), ``h5`` from FETCH
-    ``.h5`` files (images included)."""
+    ``.h5`` files (images included); ``rejected`` the lists' bad rows, left out."""
 
     listed: list[tuple[int, Candidate]] = field(default_factory=list)
     h5: list[tuple[int, H5Candidate]] = field(default_factory=list)
+    rejected: list[InputError] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.listed) + len(self.h5)
@@ -95,7 +96,8 @@ def read_rank_inputs(paths: Sequence[str | os.PathLike[str]],
                      data_file: str | os.PathLike[str] | None = None) -> RankInputs:
     """Read candidate lists (your/FETCH ``.csv``, Heimdall ``.cand`` with ``data_file``) and
     FETCH ``.h5`` files, in input order. A FETCH file that breaks the workspace's image rule
-    (:func:`frbtriage.io.fetch_h5.conform_images`) raises :class:`InputError`."""
+    (:func:`frbtriage.io.fetch_h5.conform_images`) raises :class:`InputError`, and so does a
+    list with no usable row; a list's bad rows among good ones go to ``rejected``."""
     from frbtriage.io.candidates import read_candidates
     from frbtriage.io.fetch_h5 import conform_images, read_fetch_h5
 
@@ -106,7 +108,7 @@ def read_rank_inputs(paths: Sequence[str | os.PathLike[str]],
             ft, dmt = conform_images(path, ft, dmt, IMAGE_SHAPE)
             out.h5.append((len(out), H5Candidate(cand, ft, dmt, os.fspath(path))))
         else:
-            for c in read_candidates(path, data_file=data_file):
+            for c in read_candidates(path, data_file=data_file, rejected=out.rejected):
                 out.listed.append((len(out), c))
     return out
 
@@ -123,11 +125,13 @@ class RankedRow:
 class RankResult:
     """What :func:`rank_candidates` found: ``rows`` by p_astro, best first, then the
     unscored ones in input order; the ``model_version`` that scored them; ``unprepared``
-    listed candidates whose images could not be made (they are among the unscored)."""
+    listed candidates whose images could not be made (they are among the unscored);
+    ``rejected`` the lists' bad rows (not among the rows)."""
 
     rows: list[RankedRow]
     model_version: str
     unprepared: int = 0
+    rejected: list[InputError] = field(default_factory=list)
 
     @property
     def n_scored(self) -> int:
@@ -189,7 +193,7 @@ def rank_candidates(inputs: Sequence[str | os.PathLike[str]], model: LoadedModel
                     key=lambda e: (e[1].score is None,
                                    -(e[1].score.p_astro if e[1].score else 0.0), e[0]))
     return RankResult(rows=[r for _, r in ranked], model_version=model.version,
-                      unprepared=unprepared)
+                      unprepared=unprepared, rejected=given.rejected)
 
 
 def _g(x: float) -> str:

@@ -297,18 +297,41 @@ class Workspace:
 
     def images(self, rows: Sequence[int] | NDArray[np.integer]
                ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """``(ft, dmt)`` of the given zarr ``rows``, each ``(len(rows), 256, 256)`` float32."""
+        """``(ft, dmt)`` of the given zarr ``rows``, each ``(len(rows), 256, 256)`` float32.
+
+        A chunk that cannot be read (damaged on disk) raises :class:`InputError` naming it and
+        its candidate; reads that do not touch it are unaffected."""
         r = np.asarray(rows, dtype=np.int64).reshape(-1)
         if r.size == 0:
             empty = np.zeros((0, *IMAGE_SHAPE), dtype=np.float32)
             return empty, empty.copy()
         if r.min() < 0 or r.max() >= self.ft.shape[0]:
             raise IndexError(f"rows outside 0..{self.ft.shape[0] - 1}")
-        if np.all(np.diff(r) == 1):
-            sl = slice(int(r[0]), int(r[-1]) + 1)
-            return np.asarray(self.ft[sl]), np.asarray(self.dmt[sl])
-        return (np.asarray(self.ft.get_orthogonal_selection((r, slice(None), slice(None)))),
-                np.asarray(self.dmt.get_orthogonal_selection((r, slice(None), slice(None)))))
+        try:
+            if np.all(np.diff(r) == 1):
+                sl = slice(int(r[0]), int(r[-1]) + 1)
+                return np.asarray(self.ft[sl]), np.asarray(self.dmt[sl])
+            sel = (r, slice(None), slice(None))
+            return (np.asarray(self.ft.get_orthogonal_selection(sel)),
+                    np.asarray(self.dmt.get_orthogonal_selection(sel)))
+        except Exception as err:  # zarr/numcodecs raise many kinds for a damaged chunk
+            raise self._damaged_row(r, err) from err
+
+    def _damaged_row(self, rows: NDArray[np.int64], err: Exception) -> InputError:
+        """The error for a failed read of ``rows``: names the first row whose chunk cannot be
+        read, row by row (the other rows stay readable), and the candidate that owns it."""
+        for row in rows:
+            for name, arr in (("ft", self.ft), ("dmt", self.dmt)):
+                try:
+                    arr[int(row)]
+                except Exception as bad:  # noqa: BLE001 - any failure marks the chunk
+                    with self.session() as s:
+                        cid = s.scalar(select(db.CandidateRecord.id)
+                                       .where(db.CandidateRecord.row == int(row)))
+                    chunk = self._arrays_path / name / "c" / str(int(row)) / "0" / "0"
+                    return InputError(chunk, f"damaged image chunk of candidate {cid} (row "
+                                             f"{int(row)}): {type(bad).__name__}: {bad}")
+        return InputError(self._arrays_path, f"cannot read images: {type(err).__name__}: {err}")
 
     def candidate_images(self, cid: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """``(ft, dmt)`` of candidate ``cid``, each (256, 256) float32."""
@@ -397,10 +420,16 @@ class Workspace:
             if not keep:
                 return []
             k = len(keep)
-            self._set_rows(n + k)
             idx = np.asarray(keep)
-            self.ft[n : n + k] = ft[idx]
-            self.dmt[n : n + k] = dmt[idx]
+            try:
+                self._set_rows(n + k)
+                self.ft[n : n + k] = ft[idx]
+                self.dmt[n : n + k] = dmt[idx]
+            except OSError as err:  # e.g. the disk is full: the committed rows are untouched
+                with contextlib.suppress(OSError):
+                    self._set_rows(n)  # else the next append cuts the orphans off
+                raise InputError(self._arrays_path, f"could not write images "
+                                                    f"({err.strerror or err})") from err
             now = db.utcnow()
             recs = [
                 db.CandidateRecord(

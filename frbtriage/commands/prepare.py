@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
+    from frbtriage.commands import warn_rejected
     from frbtriage.errors import InputError
     from frbtriage.io.candidates import read_candidates
     from frbtriage.prepare import check_data_files, prepare_candidates
@@ -40,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise InputError(None, f"--batch must be >= 1, got {args.batch}")
-    cands = read_candidates(args.candidates, data_file=args.data_file)
+    rejected: list[InputError] = []
+    cands = read_candidates(args.candidates, data_file=args.data_file, rejected=rejected)
+    warn_rejected("prepare", rejected)
     check_data_files(cands)  # no readable data at all: one line, no workspace made
     new_ws = not Path(args.workspace).exists()
     with Workspace.open_or_create(args.workspace) as ws:

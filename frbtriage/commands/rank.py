@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     """Rank (:func:`frbtriage.ranking.rank_candidates`), write the CSV, print the top five."""
     import sys
 
+    from frbtriage.commands import warn_rejected
     from frbtriage.model.config import load_model
     from frbtriage.model.train import pick_device
     from frbtriage.ranking import (
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_csv_path(args.output)
     model = load_model(args.model, device=pick_device(args.device))
     result = rank_candidates(args.inputs, model, opts)
+    warn_rejected("rank", result.rejected)
     if result.unprepared:
         print(f"frbtriage rank: {result.unprepared} candidate(s) could not be prepared; they "
               "are listed last with empty scores", file=sys.stderr)

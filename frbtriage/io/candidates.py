@@ -9,6 +9,13 @@ Choices made here, so that every reader behaves the same:
 * ``dm >= 0`` is accepted (searches report RFI at DM 0, and FETCH is trained on such
   candidates); ``dm < 0`` is bad input. ``width`` must come out as a whole number of samples
   ``>= 1`` (log2 width ``>= 0``). ``tcand`` must be ``>= 0``. Every number must be finite.
+* Absurd values are refused with the limit named (:data:`MAX_DM`, :data:`MAX_LOG2_WIDTH`,
+  :data:`MAX_TCAND`, :data:`MAX_ABS_SNR`): they come from a corrupt or mislabelled list, and a
+  width of ``2**40`` samples would otherwise ask for petabytes when its window is read.
+* A bad row is bad input naming its line. By default the first one raises; given a
+  ``rejected`` list, a reader appends each bad row's :class:`InputError` there and serves the
+  rest (how ``prepare`` and ``rank`` read lists). Problems of the whole file (missing, not
+  text, no header line, lacking columns) always raise.
 * Labels: 1 = astrophysical, 0 = RFI/noise; an empty label or ``-1`` (your's "unknown") reads
   as ``None`` and ``None`` is written as ``-1``.
 * A CSV ``file`` that is a relative path is relative to the CSV's folder. On writing, a data
@@ -27,7 +34,7 @@ import io
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +46,20 @@ FETCH_COLUMNS = ("file", "snr", "stime", "width", "dm", "label", "chan_mask_path
 FETCH_REQUIRED = ("file", "snr", "stime", "width", "dm")
 #: Columns of a Heimdall ``.cand`` line.
 HEIMDALL_COLUMNS = ("snr", "sample", "time", "filter", "dm_trial", "dm", "members", "first", "last")
+
+#: Largest DM accepted, pc cm^-3: ten times the widest DM range searched in practice (FRB
+#: searches go to ~1e4; the largest FRB DM known is below 1e4).
+MAX_DM = 1e5
+#: Largest log2 width in samples accepted: 2**16 samples, sixteen times Heimdall's default
+#: widest boxcar (4096); what a given file can afford is checked again when it is read
+#: (:data:`frbtriage.prepare.MAX_WINDOW_BYTES`).
+MAX_LOG2_WIDTH = 16
+#: Largest candidate time accepted, s from the file start (116 days: no data file is longer).
+MAX_TCAND = 1e7
+#: Largest |S/N| accepted (the brightest bursts recorded reach ~1e4-1e5).
+MAX_ABS_SNR = 1e7
+#: Longest ``file`` entry accepted, characters (Linux's PATH_MAX).
+MAX_PATH_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -91,16 +112,41 @@ def _width_from_log2(path: str, where: str, column: str, log2w: float) -> int:
         raise InputError(
             path, f"{where}, column {column!r}: width {log2w!r} (log2 samples) must be >= 0"
         )
-    if log2w > 40:
-        raise InputError(path, f"{where}, column {column!r}: width 2**{log2w!r} is absurd")
+    if log2w > MAX_LOG2_WIDTH:
+        raise InputError(path, f"{where}, column {column!r}: width 2**{log2w:g} samples is "
+                               f"absurd (limit 2**{MAX_LOG2_WIDTH})")
     return _whole(path, where, column + " (2**width samples)", 2.0**log2w)
 
 
-def _check_common(path: str, where: str, tcand: float, dm: float) -> None:
+def _check_common(path: str, where: str, tcand: float, dm: float, snr: float) -> None:
+    """Refuse a negative DM or time and values beyond the ``MAX_*`` limits."""
     if dm < 0:
         raise InputError(path, f"{where}, column 'dm': negative DM {dm!r}")
+    if dm > MAX_DM:
+        raise InputError(path, f"{where}, column 'dm': DM {dm:g} is absurd (limit {MAX_DM:g})")
     if tcand < 0:
         raise InputError(path, f"{where}: negative candidate time {tcand!r} s")
+    if tcand > MAX_TCAND:
+        raise InputError(path, f"{where}: candidate time {tcand:g} s is absurd "
+                               f"(limit {MAX_TCAND:g} s)")
+    if abs(snr) > MAX_ABS_SNR:
+        raise InputError(path, f"{where}, column 'snr': S/N {snr:g} is absurd "
+                               f"(limit {MAX_ABS_SNR:g})")
+
+
+def _served(path: str, rows: Iterable[Candidate | InputError],
+            rejected: list[InputError] | None) -> list[Candidate]:
+    """The candidates among ``rows``; each bad row (an :class:`InputError`) is raised, or,
+    given ``rejected``, appended to it and left out."""
+    out: list[Candidate] = []
+    for row in rows:
+        if isinstance(row, Candidate):
+            out.append(row)
+        elif rejected is None:
+            raise row
+        else:
+            rejected.append(row)
+    return out
 
 
 def _label(path: str, where: str, text: str | None) -> int | None:
@@ -154,11 +200,13 @@ def _check_candidate(c: Candidate, i: int) -> None:
 # ------------------------------------------------------------------------------ FETCH CSV
 
 
-def read_fetch_csv(path: str | os.PathLike[str]) -> list[Candidate]:
+def read_fetch_csv(path: str | os.PathLike[str],
+                   rejected: list[InputError] | None = None) -> list[Candidate]:
     """Read a your/FETCH candmaker CSV into :class:`Candidate` records, in file order.
 
     Columns ``file, snr, stime, width, dm`` are required (``width`` as log2 samples);
-    ``label, chan_mask_path, num_files`` are optional; others are ignored.
+    ``label, chan_mask_path, num_files`` are optional; others are ignored. A bad row raises
+    :class:`InputError` naming its line, or with ``rejected`` is appended there and skipped.
     """
     p = Path(path)
     ps = _need_file(p)
@@ -169,49 +217,73 @@ def read_fetch_csv(path: str | os.PathLike[str]) -> list[Candidate]:
     if not text.strip():
         raise InputError(ps, "empty file (expected a CSV header line)")
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader)]
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as err:
+        raise InputError(ps, f"line 1: not a CSV header line ({err})") from None
     missing = [c for c in FETCH_REQUIRED if c not in header]
     if missing:
         raise InputError(
             ps, f"CSV lacks column(s) {', '.join(missing)} (has: {', '.join(header) or 'none'})"
         )
     col = {name: header.index(name) for name in FETCH_COLUMNS if name in header}
-    base = p.resolve().parent
-    out: list[Candidate] = []
-    for row in reader:
-        lineno = reader.line_num
-        if not row or all(not f.strip() for f in row):
-            continue
+    return _served(ps, _FetchRows(ps, p.resolve(), reader, header, col), rejected)
+
+
+class _FetchRows:
+    """The rows of a FETCH CSV after its header, each a :class:`Candidate` or the
+    :class:`InputError` that says why it is not one (blank rows are left out)."""
+
+    def __init__(self, ps: str, resolved: Path, reader: Iterator[list[str]],
+                 header: list[str], col: dict[str, int]) -> None:
+        self.ps, self.resolved, self.reader = ps, resolved, reader
+        self.header, self.col = header, col
+
+    def __iter__(self) -> Iterator[Candidate | InputError]:
+        reader = self.reader
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:  # e.g. a field over the csv module's 128 KiB limit
+                yield InputError(self.ps, f"line {reader.line_num}: unreadable row ({err})")  # type: ignore[attr-defined]
+                continue
+            if not row or all(not f.strip() for f in row):
+                continue
+            lineno = reader.line_num  # type: ignore[attr-defined]
+            try:
+                yield self.candidate(row, lineno)
+            except InputError as err:
+                yield err
+
+    def candidate(self, row: list[str], lineno: int) -> Candidate:
+        """Row ``row`` (at line ``lineno``) as a :class:`Candidate`; :class:`InputError`
+        when it is not one."""
+        ps, col = self.ps, self.col
         where = f"line {lineno}"
-        if len(row) != len(header):
-            raise InputError(ps, f"{where}: {len(row)} fields, the header has {len(header)}")
+        if len(row) != len(self.header):
+            raise InputError(ps, f"{where}: {len(row)} fields, the header has {len(self.header)}")
         file_text = row[col["file"]].strip()
         if not file_text:
             raise InputError(ps, f"{where}, column 'file': empty")
+        if len(file_text) > MAX_PATH_CHARS or "\0" in file_text:
+            raise InputError(ps, f"{where}, column 'file': not a file name ({len(file_text)} "
+                                 f"characters; limit {MAX_PATH_CHARS}, no NUL)")
         snr = _number(ps, where, "snr", row[col["snr"]])
         tcand = _number(ps, where, "stime", row[col["stime"]])
         dm = _number(ps, where, "dm", row[col["dm"]])
         width = _width_from_log2(ps, where, "width", _number(ps, where, "width", row[col["width"]]))
-        _check_common(ps, where, tcand, dm)
+        _check_common(ps, where, tcand, dm, snr)
         label = _label(ps, where, row[col["label"]]) if "label" in col else None
         if "num_files" in col and row[col["num_files"]].strip():
             nf = _number(ps, where, "num_files", row[col["num_files"]])
             if _whole(ps, where, "num_files", nf) < 1:
                 raise InputError(ps, f"{where}, column 'num_files': must be >= 1")
         f = Path(file_text).expanduser()
-        file_abs = f if f.is_absolute() else base / f
-        out.append(
-            Candidate(
-                file=os.path.normpath(file_abs),
-                tcand=tcand,
-                dm=dm,
-                width=width,
-                snr=snr,
-                label=label,
-                origin=f"fetch_csv:{p.resolve()}:{lineno}",
-            )
-        )
-    return out
+        file_abs = f if f.is_absolute() else self.resolved.parent / f
+        return Candidate(file=os.path.normpath(file_abs), tcand=tcand, dm=dm, width=width,
+                         snr=snr, label=label, origin=f"fetch_csv:{self.resolved}:{lineno}")
 
 
 def _relative_for(csv_path: Path, data_file: str) -> str:
@@ -255,14 +327,18 @@ def write_fetch_csv(path: str | os.PathLike[str], cands: Iterable[Candidate]) ->
 
 
 def read_heimdall(
-    path: str | os.PathLike[str], data_file: str | os.PathLike[str], tsamp: float | None = None
+    path: str | os.PathLike[str],
+    data_file: str | os.PathLike[str],
+    tsamp: float | None = None,
+    rejected: list[InputError] | None = None,
 ) -> list[Candidate]:
     """Read a Heimdall ``.cand`` file (whitespace-separated, one candidate a line).
 
     Columns: snr, sample, time (s), filter (log2 width in samples), dm_trial, dm, members,
     first, last; further columns (e.g. a beam number) are ignored, ``#`` lines skipped.
     ``data_file`` is the file Heimdall searched (stored in ``Candidate.file``). With ``tsamp``
-    (seconds) ``tcand = sample * tsamp``, else the ``time`` column is used.
+    (seconds) ``tcand = sample * tsamp``, else the ``time`` column is used. A bad line raises
+    :class:`InputError` naming it, or with ``rejected`` is appended there and skipped.
     """
     p = Path(path)
     ps = _need_file(p)
@@ -273,39 +349,44 @@ def read_heimdall(
     except UnicodeDecodeError:
         raise InputError(ps, "not a Heimdall .cand text file (not UTF-8)") from None
     data = os.path.normpath(os.path.abspath(os.fspath(data_file)))
-    out: list[Candidate] = []
+    rows = _heimdall_rows(ps, text, tsamp, data, f"heimdall:{p.resolve()}")
+    return _served(ps, rows, rejected)
+
+
+def _heimdall_rows(ps: str, text: str, tsamp: float | None, data: str, origin: str
+                   ) -> Iterator[Candidate | InputError]:
+    """The candidate lines of Heimdall ``text``, each a :class:`Candidate` or the
+    :class:`InputError` that says why it is not one."""
     for lineno, line in enumerate(text.splitlines(), start=1):
         s = line.strip()
-        if not s or s.startswith("#"):
-            continue
-        where = f"line {lineno}"
-        fields = s.split()
-        if len(fields) < len(HEIMDALL_COLUMNS):
-            raise InputError(
-                ps,
-                f"{where}: {len(fields)} columns, a Heimdall candidate has "
-                f"{len(HEIMDALL_COLUMNS)} ({' '.join(HEIMDALL_COLUMNS)})",
-            )
-        v = {name: _number(ps, where, name, fields[i]) for i, name in enumerate(HEIMDALL_COLUMNS)}
-        sample = _whole(ps, where, "sample", v["sample"])
-        filt = _whole(ps, where, "filter", v["filter"])
-        width = _width_from_log2(ps, where, "filter", float(filt))
-        tcand = sample * tsamp if tsamp is not None else v["time"]
-        _check_common(ps, where, tcand, v["dm"])
-        if sample < 0:
-            raise InputError(ps, f"{where}, column 'sample': negative sample {sample}")
-        out.append(
-            Candidate(
-                file=data,
-                tcand=float(tcand),
-                dm=v["dm"],
-                width=width,
-                snr=v["snr"],
-                label=None,
-                origin=f"heimdall:{p.resolve()}:{lineno}",
-            )
+        if s and not s.startswith("#"):
+            try:
+                yield _heimdall_row(ps, f"line {lineno}", s.split(), tsamp, data,
+                                    f"{origin}:{lineno}")
+            except InputError as err:
+                yield err
+
+
+def _heimdall_row(ps: str, where: str, fields: list[str], tsamp: float | None, data: str,
+                  origin: str) -> Candidate:
+    """One Heimdall line's ``fields`` as a :class:`Candidate` of ``data``; :class:`InputError`
+    (naming ``where``) when they are not one."""
+    if len(fields) < len(HEIMDALL_COLUMNS):
+        raise InputError(
+            ps,
+            f"{where}: {len(fields)} columns, a Heimdall candidate has "
+            f"{len(HEIMDALL_COLUMNS)} ({' '.join(HEIMDALL_COLUMNS)})",
         )
-    return out
+    v = {name: _number(ps, where, name, fields[i]) for i, name in enumerate(HEIMDALL_COLUMNS)}
+    sample = _whole(ps, where, "sample", v["sample"])
+    filt = _whole(ps, where, "filter", v["filter"])
+    width = _width_from_log2(ps, where, "filter", float(filt))
+    tcand = sample * tsamp if tsamp is not None else v["time"]
+    _check_common(ps, where, tcand, v["dm"], v["snr"])
+    if sample < 0:
+        raise InputError(ps, f"{where}, column 'sample': negative sample {sample}")
+    return Candidate(file=data, tcand=float(tcand), dm=v["dm"], width=width, snr=v["snr"],
+                     label=None, origin=origin)
 
 
 def write_heimdall(path: str | os.PathLike[str], cands: Sequence[Candidate], tsamp: float) -> None:
@@ -348,18 +429,23 @@ def write_heimdall(path: str | os.PathLike[str], cands: Sequence[Candidate], tsa
 
 
 def read_candidates(
-    path: str | os.PathLike[str], data_file: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    data_file: str | os.PathLike[str] | None = None,
+    rejected: list[InputError] | None = None,
 ) -> list[Candidate]:
     """Read a candidate list by suffix: ``.csv`` your/FETCH, ``.cand`` Heimdall.
 
     A Heimdall file names no data file, so ``data_file`` is required for it (its header
-    gives ``tsamp``, used to turn samples into seconds).
+    gives ``tsamp``, used to turn samples into seconds). With ``rejected`` bad rows are
+    appended there and the rest served; if every row is bad, :class:`InputError` says so
+    with the first row's problem.
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    before = len(rejected) if rejected is not None else 0
     if suffix == ".csv":
-        return read_fetch_csv(p)
-    if suffix == ".cand":
+        out = read_fetch_csv(p, rejected)
+    elif suffix == ".cand":
         if data_file is None:
             raise InputError(
                 os.fspath(p), "a Heimdall .cand file needs the data file it was searched from"
@@ -367,9 +453,16 @@ def read_candidates(
         _need_file(p)
         from frbtriage.io.open_data import read_data_header
 
-        return read_heimdall(p, data_file, tsamp=read_data_header(data_file).tsamp)
-    raise InputError(
-        os.fspath(p),
-        f"unknown candidate list type {suffix or '(no suffix)'!r}: expected .csv "
-        "(your/FETCH) or .cand (Heimdall)",
-    )
+        out = read_heimdall(p, data_file, tsamp=read_data_header(data_file).tsamp,
+                            rejected=rejected)
+    else:
+        raise InputError(
+            os.fspath(p),
+            f"unknown candidate list type {suffix or '(no suffix)'!r}: expected .csv "
+            "(your/FETCH) or .cand (Heimdall)",
+        )
+    bad = rejected[before:] if rejected is not None else []
+    if bad and not out:
+        raise InputError(os.fspath(p), f"none of its {len(bad)} candidate rows can be used "
+                                       f"(first: {bad[0].problem})")
+    return out

@@ -82,6 +82,9 @@ class ChunkReader:
     """
 
     format = "chime"
+    #: Decoded intensities are always finite (masked samples read as their channel's mean),
+    #: so prepare never needs to look for NaN/Inf here (cf. ``FilterbankReader``).
+    may_hold_nonfinite = False
 
     def __init__(self, source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  cache_chunks: int = 8) -> None:

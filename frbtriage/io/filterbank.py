@@ -74,6 +74,9 @@ _YOUR_KEYS = {
 }  # fmt: skip
 _REQUIRED_KEYS = ("nchans", "nbits", "nifs", "tsamp", "fch1", "foff", "tstart")
 _MAX_HEADER_BYTES = 1 << 20
+#: Most channels accepted in a header: 64 times CHIME's 16384 (the most of any telescope's
+#: search data); a corrupt ``nchans`` beyond it is refused before any size arithmetic.
+MAX_NCHANS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,27 @@ def scan_sigproc_header(path: str | os.PathLike[str]) -> tuple[dict[str, object]
     return keys, pos
 
 
+def check_header_values(path: str, nchans: int, tsamp: float, fch1: float, foff: float,
+                        tstart: float) -> None:
+    """Raise :class:`InputError` naming the first header value that cannot describe data:
+    ``nchans`` outside ``1..MAX_NCHANS``, ``tsamp`` not > 0, ``foff`` zero, ``fch1`` or
+    ``tstart`` not finite, or a band reaching 0 MHz or below. Any of them NaN counts."""
+    if not 1 <= nchans <= MAX_NCHANS:
+        raise InputError(path, f"invalid nchans={nchans} in header (must be 1..{MAX_NCHANS})")
+    if not (math.isfinite(tsamp) and tsamp > 0):
+        raise InputError(path, f"invalid tsamp={tsamp} in header (must be > 0 s)")
+    if not math.isfinite(foff) or foff == 0:
+        raise InputError(path, f"invalid foff={foff} in header (must be non-zero MHz)")
+    if not math.isfinite(fch1):
+        raise InputError(path, f"invalid fch1={fch1} in header (must be a finite MHz)")
+    if not math.isfinite(tstart):
+        raise InputError(path, f"invalid tstart={tstart} in header (must be a finite MJD)")
+    low = min(fch1, fch1 + (nchans - 1) * foff)
+    if low <= 0:
+        raise InputError(path, f"invalid band in header: fch1={fch1:g} MHz, foff={foff:g} MHz "
+                               f"and {nchans} channels reach {low:g} MHz (must stay > 0)")
+
+
 def _validate_sigproc(path: str) -> tuple[dict[str, object], int, int]:
     """Check header values and data size; returns ``(keywords, header_bytes, nspectra)``."""
     keys, hdr_len = scan_sigproc_header(path)
@@ -212,15 +236,10 @@ def _validate_sigproc(path: str) -> tuple[dict[str, object], int, int]:
         raise InputError(
             path, f"unsupported nbits={nbits} (sigproc files: {', '.join(map(str, SIGPROC_NBITS))})"
         )
-    if nchans < 1:
-        raise InputError(path, f"invalid nchans={nchans} in header")
     if nifs not in (1, 4):
         raise InputError(path, f"unsupported nifs={nifs} (expected 1 or 4)")
-    tsamp, foff = float(keys["tsamp"]), float(keys["foff"])  # type: ignore[arg-type]
-    if not (math.isfinite(tsamp) and tsamp > 0):
-        raise InputError(path, f"invalid tsamp={tsamp} in header (must be > 0 s)")
-    if not math.isfinite(foff) or foff == 0:
-        raise InputError(path, f"invalid foff={foff} in header (must be non-zero MHz)")
+    tsamp, fch1, foff, tstart = (float(keys[k]) for k in ("tsamp", "fch1", "foff", "tstart"))  # type: ignore[arg-type]
+    check_header_values(path, nchans, tsamp, fch1, foff, tstart)
     bytes_per_spectrum = nchans * nifs * nbits // 8
     data_bytes = os.path.getsize(path) - hdr_len
     if data_bytes < bytes_per_spectrum:
@@ -237,6 +256,29 @@ def _validate_sigproc(path: str) -> tuple[dict[str, object], int, int]:
             f"of {bytes_per_spectrum} bytes",
         )
     return keys, hdr_len, nspectra
+
+
+def fill_nonfinite(data: NDArray[np.float32], need: NDArray[np.integer] | None = None) -> int:
+    """Give NaN and infinite samples of ``data`` ``(nchan, ntime)`` zero weight, in place:
+    each becomes its channel's mean over the channel's finite samples, and a channel with no
+    finite sample becomes 0, as a masked channel is (CHIME's catalogue waterfalls mark masked
+    channels with NaN). With ``need`` only ``data[c, :need[c]]`` is looked at. Returns how
+    many samples were replaced."""
+    finite = np.isfinite(data)
+    if need is None:
+        bad, good = ~finite, finite
+    else:
+        inside = np.arange(data.shape[1]) < np.asarray(need)[:, None]
+        bad, good = inside & ~finite, inside & finite
+    nbad = int(np.count_nonzero(bad))
+    if nbad == 0:
+        return 0
+    count = np.count_nonzero(good, axis=1)
+    total = np.where(good, data, 0.0).sum(axis=1, dtype=np.float64)
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    rows, cols = np.nonzero(bad)
+    data[rows, cols] = mean[rows].astype(np.float32)
+    return nbad
 
 
 def _open_your(path: str, fmt: str) -> Any:
@@ -305,6 +347,7 @@ class FilterbankReader:
             dtype = {8: np.uint8, 16: np.uint16, 32: np.float32}[int(yh.nbits)]
             self._mm = np.memmap(self.path, dtype=dtype, mode="r", offset=self._hdr_len,
                                  shape=(nspectra, nifs, int(yh.nchans)))
+            self._end = self._hdr_len + self._mm.nbytes  # the file's size when opened
         else:
             nbits = int(yh.native_nbits)
             if nbits not in PSRFITS_NBITS:
@@ -312,9 +355,17 @@ class FilterbankReader:
                 raise InputError(self.path, f"unsupported nbits={nbits} for PSRFITS")
             nspectra = int(yh.nspectra)
             source = str(yh.source_name or "")
-            if nspectra < 1:
+            try:
+                if nspectra < 1:
+                    raise InputError(self.path, "PSRFITS file holds no spectra")
+                check_header_values(self.path, int(yh.nchans), float(yh.tsamp),
+                                    float(yh.fch1), float(yh.foff), float(yh.tstart))
+            except InputError:
                 self.close()
-                raise InputError(self.path, "PSRFITS file holds no spectra")
+                raise
+        #: True when samples may be NaN or infinite (float32 sigproc, any PSRFITS): windows
+        #: read then go through :func:`fill_nonfinite`.
+        self.may_hold_nonfinite = self.format == "fits" or int(yh.nbits) == 32
         self.header = Header(
             path=self.path,
             fch1=float(yh.fch1),
@@ -362,15 +413,26 @@ class FilterbankReader:
         PSRFITS), total intensity (the first IF of a 4-IF file, as your's ``pol=0``).
 
         For sigproc files this is a read-only view of the memory-mapped file (no copy), valid
-        while the reader is open; for PSRFITS a fresh array from ``your.get_data``."""
+        while the reader is open; for PSRFITS a fresh array from ``your.get_data``. A file that
+        grew since it was opened is read as it was then; one cut short raises
+        :class:`InputError`."""
         if self._your is None:
             raise ValueError(f"{self.path}: reader is closed")
         if not (0 <= start and nsamp >= 1 and start + nsamp <= self.header.nspectra):
             raise InputError(self.path, f"raw read of samples [{start}, {start + nsamp}) outside "
                                         f"the file (0..{self.header.nspectra})")
         if self._mm is not None:
+            # a memory map of a file cut short under it kills the process (SIGBUS) on access
+            size = os.fstat(self._your.fp.fileno()).st_size
+            if size < self._end:
+                raise InputError(self.path, f"the file shrank while being read ({self._end} "
+                                            f"bytes when opened, {size} now)")
             return np.asarray(self._mm[start : start + nsamp, 0, :])
-        data = self._your.get_data(nstart=start, nsamp=nsamp)
+        try:
+            data = self._your.get_data(nstart=start, nsamp=nsamp)
+        except Exception as err:  # astropy/your raise many kinds for a damaged or changed file
+            raise InputError(self.path, f"read of samples [{start}, {start + nsamp}) failed: "
+                                        f"{type(err).__name__}: {err}") from err
         if data.shape != (nsamp, self.header.nchans):
             raise InputError(
                 self.path,
@@ -400,6 +462,8 @@ class FilterbankReader:
         raw = self.raw(a, b - a)
         out = np.empty((self.header.nchans, stop - start), dtype=np.float32)
         out[:, a - start : b - start] = raw.T
+        if self.may_hold_nonfinite:
+            fill_nonfinite(out[:, a - start : b - start])
         pad_before, pad_after = a - start, stop - b
         if pad_before or pad_after:
             med = np.median(out[:, a - start : b - start], axis=1).astype(np.float32)
