@@ -32,12 +32,12 @@ __all__ = ["decode_ragged", "fill_nan", "good_sums"]
 @njit(parallel=True, cache=True)
 def _decode_ragged(data, scales, offsets, rfi, shift, count, out, nbad):  # pragma: no cover
     """Rows in parallel; chunk sample ``t`` of row ``c`` goes to ``out[c, shift + t]`` when
-    ``0 <= shift + t < count[c]``; masked ones become NaN and are counted in ``nbad[c]``."""
+    ``0 <= shift + t < count[c]``; masked ones become NaN and are counted in ``nbad[c]``.
+    Packet by packet, so that no division is done per sample (that was 10x slower)."""
     nfreq, nt = data.shape
     nup = nfreq // scales.shape[0]
     ntp = nt // scales.shape[1]
-    nrfi = rfi.shape[0]
-    per = nfreq // nrfi if nrfi else 1
+    per = nfreq // rfi.shape[0]
     for c in prange(nfreq):
         lo = max(0, -shift)
         hi = min(nt, count[c] - shift)
@@ -46,41 +46,51 @@ def _decode_ragged(data, scales, offsets, rfi, shift, count, out, nbad):  # prag
         row = data[c]
         sc = scales[c // nup]
         of = offsets[c // nup]
+        good = rfi[c // per]
         dst = out[c]
         bad = 0
-        for t in range(lo, hi):
-            v = row[t]
-            if v == 0 or v == 255 or (nrfi > 0 and not rfi[c // per, t]):
-                dst[shift + t] = np.nan
-                bad += 1
-            else:
-                dst[shift + t] = np.float32(v) * sc[t // ntp] + of[t // ntp]
+        for p in range(lo // ntp, (hi - 1) // ntp + 1):
+            s = sc[p]
+            o = of[p]
+            for t in range(max(lo, p * ntp), min(hi, p * ntp + ntp)):
+                v = row[t]
+                if v == 0 or v == 255 or not good[t]:
+                    dst[shift + t] = np.nan
+                    bad += 1
+                else:
+                    dst[shift + t] = np.float32(v) * s + o
         nbad[c] += bad
 
 
 @njit(parallel=True, cache=True)
 def _good_sums(data, scales, offsets, rfi, lo, hi, rows, sums, counts):  # pragma: no cover
     """``sums[i] += sum`` (float64) and ``counts[i] += n`` of the good samples of row
-    ``rows[i]`` over chunk samples ``[lo, hi)``."""
+    ``rows[i]`` over chunk samples ``[lo, hi)`` (packet by packet, as above). An integer
+    sum of the bytes per packet was measured no faster and drops the float32 rounding."""
     nfreq, nt = data.shape
     nup = nfreq // scales.shape[0]
     ntp = nt // scales.shape[1]
-    nrfi = rfi.shape[0]
-    per = nfreq // nrfi if nrfi else 1
+    per = nfreq // rfi.shape[0]
     for i in prange(rows.shape[0]):
+        if hi <= lo:
+            continue
         c = rows[i]
         row = data[c]
         sc = scales[c // nup]
         of = offsets[c // nup]
-        s = 0.0
+        good = rfi[c // per]
+        total = 0.0
         n = 0
-        for t in range(lo, hi):
-            v = row[t]
-            if v == 0 or v == 255 or (nrfi > 0 and not rfi[c // per, t]):
-                continue
-            s += np.float32(v) * sc[t // ntp] + of[t // ntp]
-            n += 1
-        sums[i] += s
+        for p in range(lo // ntp, (hi - 1) // ntp + 1):
+            s = sc[p]
+            o = of[p]
+            for t in range(max(lo, p * ntp), min(hi, p * ntp + ntp)):
+                v = row[t]
+                if v == 0 or v == 255 or not good[t]:
+                    continue
+                total += np.float32(v) * s + o
+                n += 1
+        sums[i] += total
         counts[i] += n
 
 
@@ -100,7 +110,7 @@ def _check_chunk(data: NDArray[np.uint8], scales: NDArray[np.float32],
                  offsets: NDArray[np.float32], rfi: NDArray[np.bool_] | None
                  ) -> NDArray[np.bool_]:
     """Raise ``ValueError`` unless the arrays form one chunk; the RFI mask to pass on
-    (``(0, nt)`` for none)."""
+    (one all-good row for none)."""
     if data.dtype != np.uint8 or data.ndim != 2:
         raise ValueError(f"data must be 2-d uint8, got {data.dtype} {data.shape}")
     nfreq, nt = data.shape
@@ -113,7 +123,7 @@ def _check_chunk(data: NDArray[np.uint8], scales: NDArray[np.float32],
         raise ValueError(f"scales {scales.shape} / offsets {offsets.shape} must be equal "
                          f"and divide data {data.shape}")
     if rfi is None:
-        return np.ones((0, nt), dtype=np.bool_)
+        return np.ones((1, nt), dtype=np.bool_)
     if rfi.dtype != np.bool_ or rfi.ndim != 2 or rfi.shape[1] != nt or not rfi.shape[0] \
             or nfreq % rfi.shape[0]:
         raise ValueError(f"rfi mask must be bool (nrfifreq dividing {nfreq}, {nt}), got "
