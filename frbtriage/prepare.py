@@ -201,6 +201,22 @@ def _pad_rows(out, off, got, need, med):  # pragma: no cover - compiled
             out[c, t] = v
 
 
+def _fill_needed(reader: DataReader, a: int, b: int, got: NDArray[np.int64],
+                 out: NDArray[np.float32]) -> None:
+    """``out[c, :got[c]]`` = in-file samples ``a, a + 1, ...`` of channel ``c`` (``b - a =
+    max(got)``): CHIME chunks decode only those (:meth:`ChunkReader.read_ragged`), a
+    filterbank converts them from its time-major memory map (and zero-weights NaN/Inf in
+    float data)."""
+    from frbtriage.io.chime_reader import ChunkReader
+
+    if isinstance(reader, ChunkReader):
+        reader.read_ragged(a, got, out)
+    else:
+        _fill_ragged(reader.raw(a, b - a), got, out, _FILL_CBLOCK, _FILL_TBLOCK)
+        if reader.may_hold_nonfinite:  # float32 data: NaN/Inf get zero weight
+            fill_nonfinite(out, got)
+
+
 def read_window(reader: DataReader, geo: Geometry, scratch: Scratch | None = None
                 ) -> tuple[NDArray[np.float32], bool]:
     """The candidate's window ``(nchan, read_stop - read_start)`` float32 (file channel
@@ -225,17 +241,13 @@ def read_window(reader: DataReader, geo: Geometry, scratch: Scratch | None = Non
     off = a - geo.read_start
     got = np.clip(geo.need - off, 0, b - a)  # in-file samples of each channel
     if off == 0 and np.array_equal(got, geo.need):
-        _fill_ragged(reader.raw(a, b - a), geo.need, out, _FILL_CBLOCK, _FILL_TBLOCK)
-        if reader.may_hold_nonfinite:
-            fill_nonfinite(out, geo.need)
+        _fill_needed(reader, a, b, geo.need, out)
         return out, False
     common = int(got.min())
     if common < 1:  # some channel needs no in-file sample: let the reader pad it all
         block = reader.read(geo.read_start, geo.read_stop)
         return block.data, True
-    _fill_ragged(reader.raw(a, b - a), got, out[:, off:], _FILL_CBLOCK, _FILL_TBLOCK)
-    if reader.may_hold_nonfinite:
-        fill_nonfinite(out[:, off:], got)
+    _fill_needed(reader, a, b, got, out[:, off:])
     med = np.median(out[:, off : off + common], axis=1).astype(np.float32)
     _pad_rows(out, off, got, geo.need, med)
     return out, True

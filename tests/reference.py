@@ -298,3 +298,47 @@ def find_peaks_ref(snr: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]
             rows.append(r)
             cols.append(a + int(np.argmax(snr[r, a:b])))
     return np.array(rows, np.int64), np.array(cols, np.int64)
+
+
+# --------------------------------------------------------------------------- CHIME chunks
+
+
+def chunk_intensity_ref(data: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
+                        rfi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk's ``(intensity float32, good bool)``, each ``(nfreq, nt)``: ``offset + scale x
+    byte`` per coarse channel and packet (float32, as ch_frb_io), good unless the byte is
+    0/255 or the RFI mask row of the channel says bad."""
+    nfreq, nt = data.shape
+    nup, ntp = nfreq // scales.shape[0], nt // scales.shape[1]
+    x = np.empty((nfreq, nt), dtype=np.float32)
+    good = np.empty((nfreq, nt), dtype=bool)
+    for c in range(nfreq):
+        for t in range(nt):
+            v = data[c, t]
+            x[c, t] = np.float32(v) * scales[c // nup, t // ntp] + offsets[c // nup, t // ntp]
+            good[c, t] = v not in (0, 255) and (rfi is None
+                                                 or rfi[c // (nfreq // rfi.shape[0]), t])
+    return x, good
+
+
+def decode_ragged_ref(data: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
+                      rfi: np.ndarray | None, shift: int, count: np.ndarray,
+                      out: np.ndarray, nbad: np.ndarray) -> None:
+    """``out[c, shift + t]`` = chunk sample ``t`` of row ``c`` for ``0 <= shift + t <
+    count[c]`` (NaN when masked, counted in ``nbad``)."""
+    x, good = chunk_intensity_ref(data, scales, offsets, rfi)
+    for c in range(data.shape[0]):
+        for t in range(data.shape[1]):
+            if 0 <= shift + t < count[c]:
+                out[c, shift + t] = x[c, t] if good[c, t] else np.nan
+                nbad[c] += not good[c, t]
+
+
+def good_sums_ref(data: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
+                  rfi: np.ndarray | None, lo: int, hi: int, rows: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 sum and number of the good samples of each row in ``rows`` over ``[lo, hi)``."""
+    x, good = chunk_intensity_ref(data, scales, offsets, rfi)
+    sel = good[rows, lo:hi]
+    return (np.where(sel, x[rows, lo:hi], 0).astype(np.float64).sum(axis=1),
+            sel.sum(axis=1).astype(np.int64))

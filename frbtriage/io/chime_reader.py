@@ -179,11 +179,8 @@ class ChunkReader:
         n = stop - start
         data = np.zeros((self.header.nchans, n), dtype=np.float32)
         good = np.zeros((self.header.nchans, n), dtype=bool)
-        ends = self._starts + np.array([i.nt for i in self._infos])
-        for k in np.flatnonzero((self._starts < stop) & (ends > start)):
-            s0 = int(self._starts[k])
-            a, b = max(start, s0) - s0, min(stop, int(ends[k])) - s0
-            x, g = decode_columns(self._chunk(int(k)), a, b)
+        for k, s0, a, b in self._touching(start, stop):
+            x, g = decode_columns(self._chunk(k), a, b)
             data[:, s0 + a - start : s0 + b - start] = x
             good[:, s0 + a - start : s0 + b - start] = g
         return data, good
@@ -219,6 +216,83 @@ class ChunkReader:
             raise InputError(self.path, f"raw read of samples [{start}, {start + nsamp}) "
                                         f"outside the chunks (0..{self.header.nspectra})")
         return self.read(start, start + nsamp).data.T
+
+    def read_ragged(self, start: int, count: NDArray[np.int64], out: NDArray[np.float32]
+                    ) -> None:
+        """Fill ``out[c, :count[c]]`` with in-stream samples ``[start, start + count[c])`` of
+        channel ``c``, as ``read(start, start + max(count)).data[c, :count[c]]`` would hold
+        them (masked samples: the channel's mean over the good samples of that whole
+        window, within float64 summation order), without decoding the rest.
+
+        ``count`` ``(nchans,)`` int64 samples per channel; ``out`` ``(nchans, >= max(count))``
+        float32 with contiguous rows (the rest of each row is left as it was). Decodes chunk
+        by chunk with :func:`frbtriage.kernels.chunks.decode_ragged`: no memory beyond
+        ``out`` and the chunk cache; a second pass over the window reads only the channels
+        with a masked needed sample (all channels when one of them has no good sample)."""
+        from frbtriage.kernels.chunks import decode_ragged, fill_nan
+
+        count = np.asarray(count, dtype=np.int64)
+        nchans = self.header.nchans
+        ncol = int(count.max()) if count.size else 0
+        if count.shape != (nchans,) or ncol < 1 or count.min() < 0:
+            raise ValueError(f"count must be ({nchans},) non-negative with a positive maximum")
+        if not (0 <= start and start + ncol <= self.header.nspectra):
+            raise InputError(self.path, f"read of samples [{start}, {start + ncol}) outside "
+                                        f"the chunks (0..{self.header.nspectra})")
+        if not self._open:
+            raise ValueError(f"{self.path}: reader is closed")
+        nbad = np.zeros(nchans, dtype=np.int64)
+        for k, s0, _a, _b in self._touching(start, start + ncol):
+            ch = self._chunk(k)
+            decode_ragged(ch.data, ch.scales, ch.offsets, ch.rfi_mask, s0 - start, count, out,
+                          nbad)
+        for a, b in self.gaps:  # missing samples are masked
+            x0, x1 = max(a, start) - start, min(b, start + ncol) - start
+            if x1 <= x0:
+                continue
+            for c in np.flatnonzero(count > x0):
+                n = min(x1, int(count[c])) - x0
+                out[c, x0 : x0 + n] = np.nan
+                nbad[c] += n
+        rows = np.flatnonzero(nbad)
+        if rows.size:
+            fill_nan(out, count, rows, self._fill_levels(start, start + ncol, rows))
+
+    def _touching(self, start: int, stop: int) -> list[tuple[int, int, int, int]]:
+        """``(chunk, its first stream sample, a, b)`` for each chunk overlapping samples
+        ``[start, stop)``, ``[a, b)`` the overlap in chunk samples."""
+        ends = self._starts + np.array([i.nt for i in self._infos])
+        out = []
+        for k in np.flatnonzero((self._starts < stop) & (ends > start)):
+            s0 = int(self._starts[k])
+            out.append((int(k), s0, max(start, s0) - s0, min(stop, int(ends[k])) - s0))
+        return out
+
+    def _good_sums(self, start: int, stop: int, rows: NDArray[np.int64]
+                   ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Sum (float64) and number of the good samples of channels ``rows`` over stream
+        samples ``[start, stop)``, each ``(len(rows),)``."""
+        from frbtriage.kernels.chunks import good_sums
+
+        total = np.zeros(rows.size, dtype=np.float64)
+        n = np.zeros(rows.size, dtype=np.int64)
+        for k, _s0, a, b in self._touching(start, stop):
+            ch = self._chunk(k)
+            good_sums(ch.data, ch.scales, ch.offsets, ch.rfi_mask, a, b, rows, total, n)
+        return total, n
+
+    def _fill_levels(self, start: int, stop: int, rows: NDArray[np.int64]
+                     ) -> NDArray[np.float32]:
+        """:meth:`read`'s fill level of channels ``rows`` for window ``[start, stop)``: the
+        mean of each one's good samples, or of all channels' good samples for one with
+        none (0 when the window has none). ``(len(rows),)`` float32."""
+        total, n = self._good_sums(start, stop, rows)
+        level = total / np.maximum(n, 1)
+        if not n.all():
+            t_all, n_all = self._good_sums(start, stop,
+                                           np.arange(self.header.nchans, dtype=np.int64))
+            level[n == 0] = t_all.sum() / n_all.sum() if n_all.sum() else 0.0
+        return level.astype(np.float32)
 
     def seconds_to_samples(self, t0: float, t1: float) -> tuple[int, int]:
         """As :meth:`FilterbankReader.seconds_to_samples` (same rule, this header's tsamp)."""
