@@ -5,7 +5,13 @@ page, notebooks).
 ``search.csv`` -> prepare into ``workspace/`` -> score with the shipped model -> every
 candidate ranked by p_astro with what the truth table says it is -> ``ranked.csv``. It
 reports each stage to a :class:`DemoProgress` as it goes (the verb prints, the app could
-show a status) and returns a :class:`DemoResult`.
+show a status) and returns a :class:`DemoResult`. The search reads the observation through
+``inbox/obs.fil``, a link to it, with the search list linked beside it as ``inbox/obs.csv``:
+the inbox :func:`run_demo_nightly` gives the nightly job, which then finds every candidate
+already stored (they are keyed by that path) instead of searching and storing them again.
+
+:func:`run_demo_nightly` is the operator's and the volunteer's side, after :func:`run_demo`:
+the nightly job on that inbox (queue, report), and a volunteer's sign-in token for the app.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
     from frbtriage.db import CandidateRecord, ScoreRow
     from frbtriage.io.candidates import Candidate
     from frbtriage.io.filterbank import Header
+    from frbtriage.nightly import NightlyResult
     from frbtriage.prepare import PrepareSummary
     from frbtriage.search import SearchStats
     from frbtriage.simulate import TruthRow
@@ -34,6 +41,10 @@ if TYPE_CHECKING:
 SEARCH = SearchConfig(dm_min=0.0, dm_max=2000.0, snr_min=7.0)
 #: Columns of ``ranked.csv``.
 RANKED_COLUMNS = ("tcand", "dm", "width", "snr", "p_astro", "p_std", "bald", "truth")
+#: The nightly job's inbox in the demo's folder: the observation and the search's list.
+INBOX = "inbox"
+#: The volunteer :func:`run_demo_nightly` signs in for the app.
+VOLUNTEER = "demo-volunteer"
 
 
 @dataclass(frozen=True)
@@ -166,8 +177,9 @@ def held_bursts(bursts: Sequence[TruthRow], traces: Sequence[Trace], rec: Candid
 def run_demo(out_dir: str | os.PathLike[str], config: DemoConfig | None = None,
              progress: DemoProgress | None = None) -> DemoResult:
     """Run the demo into ``out_dir`` (created if missing): ``sim/`` (with ``simulate``),
-    ``search.csv``, ``workspace/`` and ``ranked.csv``. A re-run into the same folder finds
-    the stored candidates and scores and ranks them again."""
+    ``inbox/`` (see the module), ``search.csv``, ``workspace/`` and ``ranked.csv``. A
+    re-run into the same folder finds the stored candidates and scores and ranks them
+    again."""
     cfg = config or DemoConfig()
     hooks = progress or _Quiet()
     out = Path(out_dir)
@@ -204,15 +216,26 @@ def _search(out: Path, obs: DemoObservation) -> DemoSearch:
     from frbtriage.search import SearchStats, search_file
     from frbtriage.simulate.truth import burst_matches
 
+    inbox = (out / INBOX).resolve()  # as the nightly job lists it: the candidates' key
+    inbox.mkdir(exist_ok=True)
+    data = _link(inbox / "obs.fil", (obs.folder / "obs.fil").resolve())
     stats = SearchStats()
-    cands = [c.to_candidate() for c in search_file(obs.folder / "obs.fil", config=SEARCH,
-                                                   stats=stats)]
+    cands = [c.to_candidate() for c in search_file(data, config=SEARCH, stats=stats)]
     write_fetch_csv(out / "search.csv", cands)
+    _link(inbox / "obs.csv", Path("..") / "search.csv")
     tsamp = obs.header.tsamp
     hits = [(b, next((c for c in cands if burst_matches(b, c.tcand, c.dm, c.width, tsamp)),
                      None)) for b in obs.bursts]
     return DemoSearch(candidates=cands, stats=stats, csv_path=out / "search.csv",
                       burst_hits=hits)
+
+
+def _link(link: Path, target: Path) -> Path:
+    """Make ``link`` a symbolic link to ``target`` (unless it is already); returns ``link``."""
+    if not (link.is_symlink() and Path(os.readlink(link)) == target):
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    return link
 
 
 def _prepare_and_score(out: Path, cands: list[Candidate], cfg: DemoConfig,
@@ -268,3 +291,55 @@ def _write_ranked(path: Path, ranked: list[DemoRow]) -> Path:
         w.writerow([f"{r.tcand:.6f}", f"{r.dm:.2f}", r.width, f"{r.snr:.2f}",
                     f"{sc.p_astro:.4f}", f"{sc.p_std:.4f}", f"{sc.bald:.4f}", row.truth])
     return write_text(path, buf.getvalue())
+
+
+@dataclass(frozen=True)
+class DemoNightly:
+    """What :func:`run_demo_nightly` did: the nightly job's ``result`` and its ``report``
+    (``WS/reports/<date>/index.html``); the sign-in ``token`` of volunteer
+    :data:`VOLUNTEER` (a new one each run); ``app_command`` the shell command that serves
+    the review app on the demo's workspace."""
+
+    result: NightlyResult
+    report: Path
+    token: str
+    app_command: str
+
+
+def run_demo_nightly(out_dir: str | os.PathLike[str],
+                     device: str | None = None) -> DemoNightly:
+    """After :func:`run_demo` into ``out_dir``: the nightly job on ``out_dir/inbox`` (in
+    this process, ``device`` for any scoring) as cron would run it: it finds the demo's
+    candidates stored (a later run: the file finished), scores what the live model has not,
+    fills the volunteer queue and writes the report. Then volunteer :data:`VOLUNTEER` gets
+    a fresh sign-in token (added on the first run, its token reset on later ones)."""
+    from frbtriage.crowd.volunteers import add_volunteer, list_volunteers, reset_token
+    from frbtriage.nightly import NightlyOptions, run_nightly
+    from frbtriage.workspace import Workspace
+
+    out = Path(out_dir)
+    result = run_nightly(out / "workspace", out / INBOX, NightlyOptions(workers=0,
+                                                                        device=device))
+    with Workspace.open(result.workspace) as ws:
+        if any(v.name == VOLUNTEER for v in list_volunteers(ws)):
+            token = reset_token(ws, VOLUNTEER)
+        else:
+            token = add_volunteer(ws, VOLUNTEER)[1]
+    assert result.report_dir is not None  # run_nightly returns with the report written
+    return DemoNightly(result=result, report=result.report_dir / "index.html", token=token,
+                       app_command=app_command(result.workspace))
+
+
+def app_command(workspace: str | os.PathLike[str]) -> str:
+    """The shell command that serves the review app on ``workspace``: this environment's
+    ``frbtriage`` (by its path when a bare ``frbtriage`` would not find it, as after
+    ``make demo`` outside the virtual environment) ``app --workspace`` the absolute path."""
+    import shlex
+    import shutil
+    import sys
+
+    script = Path(sys.executable).parent / "frbtriage"
+    on_path = shutil.which("frbtriage")
+    same = on_path is not None and Path(on_path).resolve() == script.resolve()
+    prog = "frbtriage" if same or not script.is_file() else str(script)
+    return shlex.join([prog, "app", "--workspace", str(Path(workspace).resolve())])

@@ -7,16 +7,22 @@ Scores default to the workspace's live model (:func:`frbtriage.model.registry.li
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+from numpy.typing import NDArray
+
 from frbtriage import db
 from frbtriage.errors import InputError
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from frbtriage.workspace import Workspace
 
 #: Keys of each row of :func:`candidate_table`.
@@ -122,3 +128,59 @@ def export_selection(ws: Workspace, ids: Sequence[int],
                                     snr=r.snr, label=r.label, origin=r.origin) for r in recs])
     h5 = export_fetch_h5(ws, out / "h5", ids=[r.id for r in recs]).paths
     return Selection(csv=csv, h5=h5)
+
+
+def candidate_plot(ws: Workspace, cid: int, model_version: str | None = None) -> Figure:
+    """:func:`frbtriage.plots.candidate_figure` of candidate ``cid`` titled with what a
+    researcher (not a volunteer) may see: its id, DM, S/N, width, the score by
+    ``model_version`` (default live; left out when unscored) and the known label."""
+    from frbtriage.plots import candidate_figure
+
+    row = candidate_table(ws, [cid], model_version)[0]
+    title = f"#{cid}  DM {row['dm']:.1f}  S/N {row['snr']:.1f}  width {row['width']}"
+    if row["p_astro"] is not None:
+        title += f"  p_astro {row['p_astro']:.3f} ± {row['p_std']:.3f}"
+    if row["truth"] is not None:
+        title += f"  label {row['truth']} ({row['truth_source']})"
+    ft, dmt = ws.candidate_images(cid)
+    return candidate_figure(ft, dmt, title=title, size=(8.0, 4.5))
+
+
+@dataclass(frozen=True)
+class LabelledScores:
+    """The candidates with a known label (expert, simulation or list; not aggregated votes)
+    that ``model_version`` scored: their ``ids``, ``p_astro`` and ``labels`` (1 / 0), in id
+    order, ready for :mod:`frbtriage.model.metrics`."""
+
+    model_version: str
+    ids: list[int]
+    p_astro: NDArray[np.float64]
+    labels: NDArray[np.int64]
+
+
+def labelled_scores(ws: Workspace, model_version: str | None = None) -> LabelledScores:
+    """:class:`LabelledScores` of ``model_version`` (default: the live model)."""
+    version = model_version or live_version(ws)
+    assert version is not None  # live_version raises rather than give None when required
+    scores = scores_of(ws, None, version)
+    known = [(r.id, r.label) for r in ws.candidates(sorted(scores)) if r.label is not None]
+    return LabelledScores(model_version=version, ids=[i for i, _ in known],
+                          p_astro=np.asarray([scores[i].p_astro for i, _ in known], np.float64),
+                          labels=np.asarray([lab for _, lab in known], np.int64))
+
+
+def active_curves(path: str | os.PathLike[str]) -> dict[str, dict[str, list[float]]] | None:
+    """The active-learning curves of ``benchmarks/bench_active.py``'s ``active.json`` at
+    ``path``: ``{strategy: {"votes", "auc_mean", "auc_sd"}}`` (test-set ROC AUC of the live
+    model, mean and standard deviation over seeds, against volunteer votes); None when the
+    file does not exist (the benchmark was not run), :class:`InputError` when it is not such
+    a file."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        curves = json.loads(p.read_text())["summary"]["curves"]
+        return {name: {key: [float(x) for x in c[key]] for key in ("votes", "auc_mean", "auc_sd")}
+                for name, c in curves.items()}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(p, f"not an active-learning benchmark result ({err!r})") from err

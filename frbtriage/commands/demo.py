@@ -2,7 +2,10 @@
 
 Sample (or freshly simulated) observation -> read back -> search -> prepare into a
 workspace -> score with the shipped model -> the top candidates with p_astro, their
-uncertainty and what the truth table says they are (:func:`frbtriage.demo.run_demo`).
+uncertainty and what the truth table says they are (:func:`frbtriage.demo.run_demo`); then
+the nightly job on the same observation, which fills the volunteer queue and writes a report,
+and the command that opens the review app with a volunteer's sign-in token
+(:func:`frbtriage.demo.run_demo_nightly`).
 """
 
 from __future__ import annotations
@@ -11,17 +14,21 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # heavy imports (numba, torch), for annotations only
-    from frbtriage.demo import DemoConfig, DemoObservation, DemoSearch
+    from frbtriage.demo import DemoConfig, DemoNightly, DemoObservation, DemoSearch
     from frbtriage.prepare import PrepareSummary
 
 HELP = ("run the whole path on data_samples/ (or a fresh simulation): search, prepare, score, "
-        "and print the ranked candidates next to the truth")
+        "print the ranked candidates next to the truth, run the nightly job (queue, report) "
+        "and print how to open the app")
+#: Stages the verb numbers as it prints them.
+STAGES = 6
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of the verb."""
     p.add_argument("--out", default="demo_out", metavar="DIR",
-                   help="folder for the search list, workspace and ranked CSV (default demo_out)")
+                   help="folder for the search list, workspace, ranked CSV and the nightly "
+                        "job's inbox (default demo_out)")
     p.add_argument("--sample", default=None, metavar="DIR",
                    help="observation folder with obs.fil and truth.csv "
                         "(default: data_samples/chime_sim of this checkout)")
@@ -34,10 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; prints a report, writes DIR/search.csv, DIR/ranked.csv, DIR/workspace."""
+    """Run the demo; prints a report, writes DIR/search.csv, DIR/ranked.csv, DIR/workspace
+    (with the nightly job's report), DIR/inbox."""
     import time
 
-    from frbtriage.demo import DemoConfig, run_demo
+    from frbtriage.demo import DemoConfig, run_demo, run_demo_nightly
 
     t0 = time.perf_counter()
     config = DemoConfig(sample=args.sample, simulate=args.simulate, minutes=args.minutes,
@@ -45,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(args.out, config, _Printer())
     print(f"      {result.newly_scored} newly scored by model {result.model_version}")
     ranked = result.ranked
-    print(f"[5/5] top {min(args.top, len(ranked))} of {len(ranked)} by p_astro "
+    print(f"[5/{STAGES}] top {min(args.top, len(ranked))} of {len(ranked)} by p_astro "
           f"(all in {result.ranked_csv}):")
     print(f"      {'tcand s':>8} {'DM':>7} {'width':>5} {'S/N':>6} {'p_astro':>7} "
           f"{'± std':>6} {'BALD':>6}  truth")
@@ -53,8 +61,32 @@ def run(args: argparse.Namespace) -> int:
         r, sc = row.record, row.score
         print(f"      {r.tcand:8.3f} {r.dm:7.1f} {r.width:5d} {r.snr:6.1f} {sc.p_astro:7.3f} "
               f"{sc.p_std:6.3f} {sc.bald:6.3f}  {row.truth}")
+    print(f"[{STAGES}/{STAGES}] the nightly job on {args.out}/inbox (the observation with this "
+          "search's list beside it), as cron would run it ...", flush=True)
+    _print_nightly(run_demo_nightly(args.out, device=args.device))
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _print_nightly(done: DemoNightly) -> None:
+    """What the nightly job did, where its report is, and how to open the app."""
+    from frbtriage.demo import VOLUNTEER
+
+    r = done.result
+    files = ", ".join(f"{f.added} candidates added, {f.already} already stored"
+                      + (f", {len(f.skipped)} not imageable" if f.skipped else "")
+                      if f.status == "processed" else
+                      "already finished by an earlier run" if f.status == "known" else
+                      f"failed: {f.error}" for f in r.files) or "unchanged since the last run"
+    print(f"      {len(r.files) + r.unchanged} data file(s) ({files}); {r.scored} newly "
+          f"scored by the live model {r.model_version}")
+    print(f"      {r.queue}")
+    print(f"      retrain: {r.retrain_note}")
+    print(f"      report: {done.report}")
+    print("open the review app on the demo workspace with")
+    print(f"      {done.app_command}")
+    print(f"      and sign in as {VOLUNTEER} with the token {done.token}")
+    print("      (a new token each run of the demo; the app prints the address to open)")
 
 
 class _Printer:
@@ -62,15 +94,15 @@ class _Printer:
     :class:`frbtriage.demo.DemoProgress`)."""
 
     def simulating(self, config: DemoConfig) -> None:
-        print(f"[1/5] simulating {config.minutes} min of CHIME-like data (seed {config.seed}) "
-              "...")
+        print(f"[1/{STAGES}] simulating {config.minutes} min of CHIME-like data "
+              f"(seed {config.seed}) ...")
 
     def observed(self, obs: DemoObservation) -> None:
         from frbtriage.demo import SEARCH
 
         h = obs.header
         if not obs.simulated:
-            print(f"[1/5] using the sample observation {obs.folder}")
+            print(f"[1/{STAGES}] using the sample observation {obs.folder}")
         kinds: dict[str, int] = {}
         for r in obs.truth:
             kinds[r.kind] = kinds.get(r.kind, 0) + 1
@@ -78,7 +110,7 @@ class _Printer:
               f"tsamp {h.tsamp * 1e3:.5f} ms, {h.nspectra} samples = {h.duration:.1f} s, "
               f"{h.nbits}-bit, source {h.source_name!r}")
         print("      truth: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
-        print(f"[2/5] searching DM {SEARCH.dm_min:.0f}-{SEARCH.dm_max:.0f} (FDMT + boxcar + "
+        print(f"[2/{STAGES}] searching DM {SEARCH.dm_min:.0f}-{SEARCH.dm_max:.0f} (FDMT + boxcar + "
               "friends-of-friends) ...")
 
     def searched(self, search: DemoSearch) -> None:
@@ -91,8 +123,8 @@ class _Printer:
                    else "missed")
             print(f"      burst #{b.id}: t={b.time_s:.3f} s DM {b.dm:.1f} S/N {b.snr:.1f} "
                   f"-> {got}")
-        print("[3/5] preparing ft / dmt images into the workspace ...")
+        print(f"[3/{STAGES}] preparing ft / dmt images into the workspace ...")
 
     def prepared(self, summary: PrepareSummary) -> None:
         print(f"      {summary}")
-        print("[4/5] scoring with the shipped model ...")
+        print(f"[4/{STAGES}] scoring with the shipped model ...")
