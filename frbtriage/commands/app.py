@@ -4,6 +4,7 @@ dashboard) with Streamlit."""
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 HELP = "serve the review app (volunteer, researcher and dashboard pages) in the browser"
 
@@ -31,10 +32,10 @@ def command(workspace: str, port: int, host: str) -> list[str]:
             "--client.toolbarMode", "minimal"]
 
 
-def run(args: argparse.Namespace) -> int:
-    """Check the workspace opens, then run Streamlit until it stops; its exit code."""
+def run(args: argparse.Namespace) -> NoReturn:
+    """Check the workspace opens, then become the Streamlit server (``exec``: signals such as
+    a service manager's SIGTERM reach Streamlit itself, and no server outlives this process)."""
     import os
-    import subprocess
 
     from frbtriage.ui import WORKSPACE_ENV
     from frbtriage.workspace import Workspace
@@ -43,7 +44,5 @@ def run(args: argparse.Namespace) -> int:
         path = str(ws.path)
     env = {**os.environ, WORKSPACE_ENV: path}
     print(f"frbtriage app: serving {path} on http://{args.host}:{args.port}", flush=True)
-    try:
-        return subprocess.call(command(path, args.port, args.host), env=env)
-    except KeyboardInterrupt:
-        return 130
+    cmd = command(path, args.port, args.host)
+    os.execve(cmd[0], cmd, env)
