@@ -50,3 +50,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_search.py
 	$(PY) benchmarks/bench_score.py
+	$(PY) benchmarks/bench_active.py
