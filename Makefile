@@ -68,3 +68,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_score.py
 	$(PY) benchmarks/bench_nightly.py
 	$(PY) benchmarks/bench_app.py
+	$(PY) benchmarks/bench_active.py

@@ -10,10 +10,13 @@ label would teach the live model (the current model of the workspace's registry)
 * ``random``: a uniform draw.
 
 A fraction of the queue (``gold_fraction``) is gold candidates (a known label from an expert,
-a simulation or a list: they measure each volunteer) and another (``random_fraction``)
-uniformly drawn ones, so the labelled set stays usable for an unbiased evaluation. Gold and
-random entries get priorities drawn from the acquired ones', so they are interleaved with
-them, and nothing a volunteer is shown says which entries are gold.
+a simulation or a list: they measure each volunteer) and another (``random_fraction``) of the
+new entries uniformly drawn ones, so the labelled set stays usable for an unbiased
+evaluation. Gold entries never retire (:mod:`frbtriage.crowd.consensus`), so a fill adds only
+the gold that the open queue lacks; adding a share of every fill instead would let gold pile
+up until it filled the queue. Gold and random entries get priorities drawn from the acquired
+ones', so they are interleaved with them, and nothing a volunteer is shown says which
+entries are gold.
 
 Serving (:func:`next_candidate`) gives a volunteer the oldest candidate already served to
 them and not yet voted on (a reload or a lost answer never skips one), else the open entry of
@@ -45,8 +48,8 @@ STRATEGIES = ("bald", "entropy", "margin", "random")
 @dataclass(frozen=True)
 class QueueConfig:
     """How :func:`fill_queue` fills: up to ``size`` open entries; ``strategy`` one of
-    :data:`STRATEGIES`; ``gold_fraction`` and ``random_fraction`` of the new entries gold and
-    uniformly drawn (each in [0, 1], together <= 1); ``seed`` for the draws."""
+    :data:`STRATEGIES`; ``gold_fraction`` of the open entries gold and ``random_fraction`` of
+    the new entries uniformly drawn (each in [0, 1], together <= 1); ``seed`` for the draws."""
 
     size: int = 500
     strategy: str = "bald"
@@ -136,6 +139,8 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
             .order_by(db.ScoreRecord.candidate_id)).all()
         queued = {cid: bool(r) for cid, r in s.execute(
             select(db.QueueRecord.candidate_id, db.QueueRecord.retired))}
+        open_reason = dict(s.execute(select(db.QueueRecord.candidate_id, db.QueueRecord.reason)
+                                     .where(db.QueueRecord.retired.is_(False))).all())
         gold_ids = set(s.scalars(select(db.LabelRecord.candidate_id).where(
             db.LabelRecord.source.in_(db.TRUTH_SOURCES))))
     if not rows:
@@ -145,45 +150,57 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
     score = acquisition(config.strategy, np.asarray([r[1] for r in rows]),
                         np.asarray([r[2] for r in rows]), rng)
     n_open = sum(1 for retired in queued.values() if not retired)
+    n_open_gold = sum(1 for cid, retired in queued.items() if not retired and cid in gold_ids)
     free = max(config.size - n_open, 0)
     fresh = np.asarray([i not in queued for i in ids.tolist()], dtype=bool)
     is_gold = np.asarray([i in gold_ids for i in ids.tolist()], dtype=bool)
-    n_gold = min(int(round(free * config.gold_fraction)), int((fresh & is_gold).sum()))
+    n_gold = min(max(int(round(config.size * config.gold_fraction)) - n_open_gold, 0), free,
+                 int((fresh & is_gold).sum()))
     n_rand = int(round(free * config.random_fraction))
-    picks: dict[int, tuple[float, str]] = {}
-    _draw(rng, ids, np.flatnonzero(fresh & is_gold), n_gold, score, "gold", picks)
-    _draw(rng, ids, np.flatnonzero(fresh & ~is_gold), n_rand, score, "random", picks)
+    drawn: dict[int, str] = {}
+    _draw(rng, ids, np.flatnonzero(fresh & is_gold), n_gold, "gold", drawn)
+    _draw(rng, ids, np.flatnonzero(fresh & ~is_gold), n_rand, "random", drawn)
     by_score = np.flatnonzero(fresh & ~is_gold)[np.argsort(-score[fresh & ~is_gold],
                                                            kind="stable")]
+    picks: dict[int, tuple[float, str]] = {}
     for j in by_score:
-        if len(picks) >= free:
+        if len(picks) + len(drawn) >= free:
             break
-        if int(ids[j]) not in picks:
+        if int(ids[j]) not in drawn:
             picks[int(ids[j])] = (float(score[j]), config.strategy)
+    # Open acquired entries get the new scores. Gold and random entries, new and open, get
+    # priorities drawn from the acquired ones' (new and open; every candidate's when there
+    # are none), at every fill: drawn from the whole pool's (with BALD mostly near 0) they
+    # would rank below everything acquired and never be served; kept from an old fill while
+    # the acquired scores fall, they would rank above it all and be served first.
+    refresh = {int(i): float(x) for i, x, f in zip(ids, score, fresh, strict=True)
+               if not f and open_reason.get(int(i)) == config.strategy}
+    acquired = [pr for pr, _ in picks.values()] + list(refresh.values())
+    ranks = np.asarray(acquired) if acquired else score
+    for cid, reason in drawn.items():
+        picks[cid] = (float(rng.choice(ranks)), reason)
+    refresh.update({cid: float(rng.choice(ranks)) for cid, reason in open_reason.items()
+                    if reason in ("gold", "random") and reason != config.strategy})
     now = db.utcnow()
     with ws.session() as s, s.begin():
         s.add_all(db.QueueRecord(candidate_id=cid, priority=pr, reason=reason,
                                  model_version=version, created=now, retired=False)
                   for cid, (pr, reason) in picks.items())
-        refresh = {int(i): float(x) for i, x, f in zip(ids, score, fresh, strict=True)
-                   if not f and not queued.get(int(i), True)}
         for cid, pr in refresh.items():
-            s.execute(update(db.QueueRecord).where(
-                db.QueueRecord.candidate_id == cid,
-                db.QueueRecord.reason == config.strategy).values(priority=pr,
-                                                                  model_version=version))
+            s.execute(update(db.QueueRecord).where(db.QueueRecord.candidate_id == cid)
+                      .values(priority=pr, model_version=version))
     added = {r: sum(1 for _, why in picks.values() if why == r)
              for r in (config.strategy, "gold", "random")}
     return FillSummary(added=added, open=n_open + len(picks), model_version=version)
 
 
 def _draw(rng: np.random.Generator, ids: np.ndarray, pool: np.ndarray, n: int,
-          score: np.ndarray, reason: str, picks: dict[int, tuple[float, str]]) -> None:
+          reason: str, drawn: dict[int, str]) -> None:
     """Add ``n`` candidates drawn uniformly from positions ``pool`` of ``ids`` (not yet in
-    ``picks``) to ``picks`` with ``reason`` and a priority drawn from ``score``."""
-    pool = np.asarray([j for j in pool if int(ids[j]) not in picks], dtype=np.int64)
+    ``drawn``) to ``drawn`` with ``reason``."""
+    pool = np.asarray([j for j in pool if int(ids[j]) not in drawn], dtype=np.int64)
     for j in rng.choice(pool, size=min(n, len(pool)), replace=False) if n else ():
-        picks[int(ids[j])] = (float(rng.choice(score)), reason)
+        drawn[int(ids[j])] = reason
 
 
 def not_retired(candidate_col):  # noqa: ANN001, ANN201 - SQL expressions

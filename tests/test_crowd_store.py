@@ -25,7 +25,7 @@ from frbtriage.crowd.volunteers import (
 )
 from frbtriage.crowd.votes import submit_vote, votes_of
 from frbtriage.errors import InputError
-from frbtriage.queue import QueueConfig, fill_queue, next_candidate, open_count
+from frbtriage.queue import QueueConfig, fill_queue, next_candidate, open_count, retire
 from frbtriage.workspace import NewCandidate, Workspace
 
 MODEL = "test-model"
@@ -161,6 +161,41 @@ def test_queue_mixes_gold_and_random_and_ranks_by_bald(ws: Workspace) -> None:
     assert sum(again.added.values()) == 0 and open_count(ws) == 50
     with pytest.raises(InputError, match="strategy"):
         fill_queue(ws, QueueConfig(strategy="psychic"))
+
+
+def open_entries(ws: Workspace) -> list[db.QueueRecord]:
+    with ws.session() as s:
+        return list(s.scalars(sa.select(db.QueueRecord).where(db.QueueRecord.retired.is_(False))))
+
+
+def test_gold_and_random_entries_are_interleaved_with_the_acquired(ws: Workspace) -> None:
+    """Their priorities are drawn from the acquired entries' (not from the whole pool's, with
+    BALD mostly below all of those, so they were never served) and drawn again when a later
+    fill refreshes the scores (left as they were, they ranked above everything once the
+    scores fell, and were served first)."""
+    fill_queue(ws, QueueConfig(size=50, strategy="bald", gold_fraction=0.1,
+                               random_fraction=0.2, seed=1))
+    q = open_entries(ws)
+    drawn = [r.priority for r in q if r.reason != "bald"]
+    assert len(drawn) == 15 and set(drawn) <= {r.priority for r in q if r.reason == "bald"}
+    with ws.session() as s, s.begin():  # a retrained model, far surer of everything
+        old = db.read_scores(s, MODEL)
+        db.register_model(s, "model-2", status="current")
+        db.add_scores(s, "model-2", [r.candidate_id for r in old], [r.p_astro for r in old],
+                      [r.p_std for r in old], [r.bald / 100 for r in old])
+    assert sum(fill_queue(ws, QueueConfig(size=50, strategy="bald", seed=2)).added.values()) == 0
+    q = open_entries(ws)
+    acquired = {r.priority for r in q if r.reason == "bald"}
+    assert max(acquired) < 0.003 and {r.priority for r in q if r.reason != "bald"} <= acquired
+
+
+def test_gold_does_not_pile_up_in_the_queue(ws: Workspace) -> None:
+    """Gold entries never retire, so a fill adds only the gold that the open queue lacks."""
+    for seed in range(4):
+        fill_queue(ws, QueueConfig(size=30, gold_fraction=0.2, random_fraction=0.0, seed=seed))
+        q = open_entries(ws)
+        assert len(q) == 30 and sum(r.reason == "gold" for r in q) == 6
+        retire(ws, [r.candidate_id for r in q if r.reason != "gold"])  # as aggregate does
 
 
 def test_next_candidate_never_repeats_and_keeps_unanswered(ws: Workspace) -> None:
