@@ -7,7 +7,9 @@ prints it; :func:`test_readme_table_is_current` keeps the two in step). Outcomes
 * ``refused``: the whole input is bad: exit 2 and one line
   ``frbtriage: error: <file>: <what is wrong>``, nothing stored;
 * ``served``: only some rows are bad: exit 0, the good rows stored, each bad row reported
-  on stderr with its line number (or skipped with its reason by prepare);
+  on stderr with its line number (or skipped with its reason by prepare); for the nightly
+  job, one bad file of an inbox: the others processed, the bad one named on stderr and in
+  the report, exit 3;
 * ``kept``: a store that fails mid-way: exit 2 and one line, and what was stored before
   stays intact and readable.
 
@@ -560,13 +562,159 @@ def test_fuzz_heimdall(tmp_path_factory: pytest.TempPathFactory, text: str,
         pass
 
 
+# ---------------------------------------------------------------- the later verbs
+
+
+def _stored(tmp_path: Path) -> tuple[Path, Path]:
+    """A workspace with two candidates of ``ok.fil`` (ids 1, 2), and that file."""
+    return _prepared(tmp_path, 2)
+
+
+def _votes(tmp_path: Path, rows: list[str], name: str = "votes.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("volunteer,answer,tags,candidate_id\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+VOTE_ROWS: list[tuple[Case, str]] = [
+    (Case("votes-answer", "votes import: an unknown answer among good votes", "served",
+          "unknown answer"), "bob,maybe,,2"),
+    (Case("votes-candidate", "votes import: a vote on a candidate not stored", "served",
+          "no candidate with id 99"), "bob,rfi,,99"),
+    (Case("votes-tag", "votes import: an unknown tag", "served", "unknown tag"),
+     "bob,rfi,sparkly,2"),
+]
+
+
+@pytest.mark.parametrize(("case", "row"), VOTE_ROWS, ids=[c.id for c, _ in VOTE_ROWS])
+def test_bad_vote_among_good(case: Case, row: str, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Good votes (lines 2 and 4) stored, the bad one (line 3) reported with its line and
+    reason, exit 0; importing the file again adds nothing."""
+    from frbtriage.crowd.votes import votes_of
+    from frbtriage.workspace import Workspace
+
+    ws, _ = _stored(tmp_path)
+    votes = _votes(tmp_path, ["ada,astro,,1", row, "ada,rfi,,2"])
+    capsys.readouterr()
+    for _ in range(2):
+        assert cli.main(["votes", "import", str(votes), "-w", str(ws)]) == 0
+        out = capsys.readouterr().out
+        assert "line 3" in out and case.expect in out
+        with Workspace.open(ws) as w:
+            assert len(votes_of(w)) == 2
+
+
+VOTE_FILES = [
+    Case("votes-non-utf8", "votes import: non-UTF-8 bytes", "refused", "not a UTF-8"),
+    Case("votes-columns", "votes import: no answer column", "refused", "needs column(s) answer"),
+    Case("votes-all-bad", "votes import: every row bad", "refused", "none of the 2 rows"),
+    Case("zooniverse-json", "Zooniverse export whose annotations are not JSON", "refused",
+         "none of the 1 rows"),
+]
+
+
+@pytest.mark.parametrize("case", VOTE_FILES, ids=[c.id for c in VOTE_FILES])
+def test_bad_votes_file(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A votes file that is bad as a whole: one line, exit 2, no vote stored."""
+    from frbtriage.crowd.votes import votes_of
+    from frbtriage.workspace import Workspace
+
+    ws, _ = _stored(tmp_path)
+    votes = tmp_path / "votes.csv"
+    extra: list[str] = []
+    if case.id == "votes-non-utf8":
+        votes.write_bytes(b"volunteer,answer,candidate_id\n\xff\xfe,astro,1\n")
+    elif case.id == "votes-columns":
+        votes.write_text("volunteer,candidate_id\nada,1\n")
+    elif case.id == "votes-all-bad":
+        _votes(tmp_path, ["ada,maybe,,1", "ada,astro,,99"])
+    else:
+        votes.write_text("user_name,annotations,subject_data,created_at\n"
+                         'ada,{not json,"{""1"": {""candidate_id"": 1}}",2026-01-01T00:00:00Z\n')
+        extra = ["--zooniverse"]
+    capsys.readouterr()
+    assert cli.main(["votes", "import", str(votes), "-w", str(ws), *extra]) == 2
+    assert case.expect in _one_line(capsys.readouterr().err, votes)
+    with Workspace.open(ws) as w:
+        assert not votes_of(w)
+    _intact(ws, 2)
+
+
+INBOX_CASES = [
+    Case("inbox-truncated", "nightly: a data file in the inbox cut short", "served",
+         "skipped"),
+    Case("inbox-garbage", "nightly: a file in the inbox that is not a filterbank", "served",
+         "skipped"),
+]
+
+
+@pytest.mark.parametrize("case", INBOX_CASES, ids=[c.id for c in INBOX_CASES])
+def test_bad_file_in_the_inbox(case: Case, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The good file is processed, the bad one named on stderr and in the report, exit 3."""
+    import json
+
+    from frbtriage.nightly import EXIT_SKIPPED
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    good = sigproc(inbox / "good.fil")
+    _csv(inbox, [GOOD_ROW.format(fil=good)], "good.csv")
+    bad = inbox / "bad.fil"
+    bad.write_bytes(good.read_bytes()[:-1000] if case.id == "inbox-truncated" else b"junk" * 9)
+    ws = tmp_path / "ws"
+    assert cli.main(["nightly", "-w", str(ws), "--inbox", str(inbox), "--workers", "0",
+                     "--retrain", "never"]) == EXIT_SKIPPED
+    assert f"{case.expect} {bad}" in capsys.readouterr().err
+    summary = json.loads(next((ws / "reports").glob("*/summary.json")).read_text())
+    assert [Path(f["path"]).name for f in summary["failed"]] == ["bad.fil"]
+    _intact(ws, 1)
+
+
+CHUNK_CASES = [
+    Case("chunk-truncated", "a CHIME msgpack chunk cut short, in a chunk folder", "refused",
+         "truncated"),
+    Case("chunk-garbage", "a file in a chunk folder that is not a CHIME chunk", "refused",
+         "not a CHIME msgpack chunk"),
+]
+
+
+@pytest.mark.parametrize("case", CHUNK_CASES, ids=[c.id for c in CHUNK_CASES])
+def test_bad_chime_chunk(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """prepare of a list whose data is a chunk folder with one bad chunk: one line naming the
+    chunk, exit 2, no workspace made."""
+    from frbtriage.io.chime_msgpack import chunk_filename, encode_chunk, pack_chunk, write_chunk
+
+    folder = tmp_path / "beam"
+    folder.mkdir()
+    x = np.random.default_rng(3).normal(100.0, 4.0, (1024, 2 * 1024))
+    for k in range(2):
+        ch = encode_chunk(x[:, k * 1024:(k + 1) * 1024], beam_id=5, fpga0=(50 + k) * 1024 * 384,
+                          nupfreq=1, frame0_nano=0, version=2)
+        write_chunk(folder / chunk_filename(ch), ch)
+    last = sorted(folder.glob("*.msgpack"))[-1]
+    raw = pack_chunk(encode_chunk(x[:, :1024], beam_id=5, fpga0=0, nupfreq=1, frame0_nano=0,
+                                  version=2))
+    last.write_bytes(raw[: len(raw) // 2] if case.id == "chunk-truncated"
+                     else b"\x93\x01\x02\x03 not a chunk")
+    lst = _csv(tmp_path, [f"{folder},10,0.5,1,50"])
+    ws = tmp_path / "ws"
+    capsys.readouterr()
+    assert cli.main(["prepare", "-w", str(ws), "-c", str(lst), "--no-progress"]) == 2
+    line = _one_line(capsys.readouterr().err, last)
+    assert case.expect in line
+    assert not ws.exists()
+
+
 # ---------------------------------------------------------------- the README table
 
 
 def all_cases() -> list[Case]:
     """Every case of the matrix, in the order of the README table."""
     return ([c for c, _ in FILE_CASES] + DATA_CASES + CHANGE_CASES + FITS_CASES
-            + [c for c, _ in ROW_CASES] + LIST_CASES + RANK_CASES + STORE_CASES)
+            + [c for c, _ in ROW_CASES] + LIST_CASES + RANK_CASES + STORE_CASES
+            + [c for c, _ in VOTE_ROWS] + VOTE_FILES + INBOX_CASES + CHUNK_CASES)
 
 
 def matrix_table() -> str:
