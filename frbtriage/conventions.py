@@ -12,3 +12,9 @@ from __future__ import annotations
 IMAGE_SIZE = 256
 #: ``(rows, time)`` of a stored ``ft`` or ``dmt`` image: ``(256, 256)``.
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
+
+
+def decimation(width: int) -> int:
+    """FETCH's time decimation for a pulse of ``width`` samples: ``max(1, width // 2)`` (so a
+    pulse spans about two columns of its images)."""
+    return max(1, int(width) // 2)

@@ -50,7 +50,7 @@ from frbtriage.errors import InputError
 #: version 3: volunteers, votes, the volunteer queue and its assignments, models' training,
 #: ``candidates.tcand_key`` 64-bit; version 4: the nightly job's data files, stat cache, runs;
 #: version 5: ``candidates.dmt_available``).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Where a label came from. ``simulation``: the truth table of a simulated observation;
 #: ``list``: the label column of an imported candidate list (your/FETCH CSV, FETCH .h5);
@@ -116,7 +116,10 @@ class CandidateRecord(Base):
     ``origin`` names where the candidate came from (e.g. ``"csv:/path/cands.csv"``,
     ``"heimdall:..."``, ``"fetch-h5:..."``); ``dmt_available`` False when no DM-time image
     exists (an already-dedispersed CHIME catalogue waterfall: its stored ``dmt`` is zeros,
-    not data). ``labels`` are its :class:`LabelRecord` rows
+    not data). ``f_hi_mhz`` / ``f_lo_mhz``: the top and bottom edges of the band the ``ft``
+    image's rows cover evenly (row 0 highest), ``pixel_s`` the time between its columns
+    (None for candidates stored before schema 6, or from sources that do not say).
+    ``labels`` are its :class:`LabelRecord` rows
     (loaded with it); :attr:`label` is the most trusted known label among them.
     ``(file, tcand_key, dm_key, width)`` is unique, so the same list prepared twice adds
     nothing.
@@ -137,6 +140,9 @@ class CandidateRecord(Base):
     padded: Mapped[bool] = mapped_column(Boolean, default=False)
     origin: Mapped[str] = mapped_column(String(1024), default="")
     dmt_available: Mapped[bool] = mapped_column(Boolean, default=True)
+    f_hi_mhz: Mapped[float | None] = mapped_column(Float, nullable=True)
+    f_lo_mhz: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pixel_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     tcand_key: Mapped[int] = mapped_column(BigInteger)  # 0.1 ms units: > 2^31 after 60 h
     dm_key: Mapped[int] = mapped_column(Integer)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

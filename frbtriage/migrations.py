@@ -155,8 +155,16 @@ def _v5(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operati
                                           server_default=sa.true()))
 
 
+def _v6(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operations
+    """Version 6: the ``ft`` image's axes on each candidate (``f_hi_mhz``, ``f_lo_mhz``,
+    ``pixel_s``), so its physics can be checked without the data file
+    (:mod:`frbtriage.dispersion`); NULL for candidates stored before."""
+    for name in ("f_hi_mhz", "f_lo_mhz", "pixel_s"):
+        op.add_column("candidates", sa.Column(name, sa.Float, nullable=True))
+
+
 #: ``STEPS[n]`` takes a database from schema version ``n - 1`` to ``n``.
-STEPS: dict[int, Callable[..., None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
+STEPS: dict[int, Callable[..., None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
 
 
 def _backup_sqlite(engine: Engine, version: int) -> Path | None:

@@ -46,7 +46,7 @@ from numba import njit, prange
 from numpy.typing import NDArray
 
 from frbtriage import db
-from frbtriage.conventions import IMAGE_SIZE
+from frbtriage.conventions import IMAGE_SIZE, decimation
 from frbtriage.errors import InputError
 from frbtriage.io.filterbank import fill_nonfinite
 from frbtriage.physics import delay_samples, delay_table, sweep_seconds
@@ -102,9 +102,14 @@ class Geometry:
         return IMAGE_SIZE * self.decim
 
 
-def decimation(width: int) -> int:
-    """FETCH's time decimation for a pulse of ``width`` samples: ``max(1, width // 2)``."""
-    return max(1, int(width) // 2)
+def image_axes(header: Header, width: int) -> tuple[float, float, float]:
+    """``(f_hi_mhz, f_lo_mhz, pixel_s)`` of the ``ft`` image of a ``width``-sample candidate
+    from a file described by ``header``: the outer channel edges of the band (its rows cover
+    it evenly, row 0 highest) and ``tsamp * decimation(width)`` seconds between columns."""
+    freqs = header.freqs
+    half = 0.5 * abs(float(header.foff))
+    return (float(freqs.max()) + half, float(freqs.min()) - half,
+            float(header.tsamp) * decimation(width))
 
 
 def geometry(header: Header, tcand: float, dm: float, width: int) -> Geometry:
@@ -668,10 +673,12 @@ def prepare_file(rec: ImageSink, path: str, group: Sequence[Candidate], mask: Ma
                  if mask == "window" else fmask)
             ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
             del data
+            f_hi, f_lo, pixel_s = image_axes(reader.header, c.width)
             rec.prepared(NewCandidate(
                 file=path, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
                 snr=float(c.snr), label=c.label, padded=padded, origin=c.origin,
-                label_source=label_source), ft, dmt)
+                label_source=label_source, f_hi_mhz=f_hi, f_lo_mhz=f_lo, pixel_s=pixel_s),
+                ft, dmt)
 
 
 def prepare_candidates(

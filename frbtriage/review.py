@@ -52,6 +52,7 @@ from frbtriage import db
 from frbtriage.crowd.answers import ANSWERS, ASTRO, CANT_TELL, RFI, TAGS
 from frbtriage.crowd.volunteers import Volunteer, get_volunteer
 from frbtriage.crowd.votes import Receipt, submit_vote
+from frbtriage.dispersion import DispersionCheck, check_candidate
 from frbtriage.errors import InputError
 from frbtriage.queue import claim, not_retired, outstanding
 
@@ -528,7 +529,9 @@ def candidate_rows(ws: Workspace, flt: CandidateFilter = CandidateFilter()
 class CandidateDetail:
     """Everything about one candidate: its ``record``, ``votes`` per answer, ``tags`` with
     their counts, ``scores`` by model version ``{version: (p_astro, p_std, bald)}``,
-    ``labels`` ``{source: (value, ref)}`` and ``neighbours`` (:func:`neighbours`)."""
+    ``labels`` ``{source: (value, ref)}``, ``neighbours`` (:func:`neighbours`) and
+    ``dispersion``, the dispersion-law check of its ``ft`` image
+    (:func:`frbtriage.dispersion.check_candidate`: is the sweep cold plasma's?)."""
 
     record: db.CandidateRecord
     votes: dict[str, int]
@@ -536,6 +539,7 @@ class CandidateDetail:
     scores: dict[str, tuple[float, float, float]]
     labels: dict[str, tuple[float, str]]
     neighbours: list[db.CandidateRecord]
+    dispersion: DispersionCheck
 
 
 def neighbours(ws: Workspace, candidate_id: int, seconds: float = 1.0,
@@ -560,10 +564,12 @@ def candidate_detail(ws: Workspace, candidate_id: int) -> CandidateDetail:
         tally = _tallies(s, [rec.id]).get(rec.id, _VoteTally())
         scores = {r.model_version: (r.p_astro, r.p_std, r.bald) for r in s.scalars(
             select(db.ScoreRecord).where(db.ScoreRecord.candidate_id == rec.id))}
+    ft, _ = ws.candidate_images(rec.id)
     return CandidateDetail(record=rec, votes=dict(zip(ANSWERS, tally.counts, strict=True)),
                            tags=dict(tally.tags.most_common()), scores=scores,
                            labels={lab.source: (lab.value, lab.ref) for lab in rec.labels},
-                           neighbours=neighbours(ws, rec.id))
+                           neighbours=neighbours(ws, rec.id),
+                           dispersion=check_candidate(rec, ft))
 
 
 def set_expert_label(ws: Workspace, researcher_id: int, candidate_id: int,

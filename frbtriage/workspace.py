@@ -111,7 +111,9 @@ class NewCandidate:
     ``label`` 1 / 0 / None, stored as a :class:`frbtriage.db.LabelRecord` from
     ``label_source`` (``"list"``: the label column of the candidate list; ``"simulation"``:
     a simulation's truth table) with the candidate's ``origin`` as its reference;
-    ``dmt_available`` False when the stored ``dmt`` is a placeholder, not a DM-time image.
+    ``dmt_available`` False when the stored ``dmt`` is a placeholder, not a DM-time image;
+    ``f_hi_mhz``, ``f_lo_mhz``, ``pixel_s`` the ``ft`` image's band edges and column spacing
+    (None when unknown).
     """
 
     file: str
@@ -124,6 +126,9 @@ class NewCandidate:
     origin: str = ""
     label_source: str = "list"
     dmt_available: bool = True
+    f_hi_mhz: float | None = None
+    f_lo_mhz: float | None = None
+    pixel_s: float | None = None
 
     def key(self) -> tuple[str, int, int, int]:
         """The duplicate key ``(file, tcand_key, dm_key, width)`` of the database."""
@@ -435,7 +440,8 @@ class Workspace:
                 db.CandidateRecord(
                     file=c.file, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
                     snr=float(c.snr), row=n + j, padded=bool(c.padded), origin=c.origin,
-                    dmt_available=bool(c.dmt_available),
+                    dmt_available=bool(c.dmt_available), f_hi_mhz=c.f_hi_mhz,
+                    f_lo_mhz=c.f_lo_mhz, pixel_s=c.pixel_s,
                     tcand_key=db.tcand_key(c.tcand), dm_key=db.dm_key(c.dm), created=now,
                     labels=[] if c.label is None else [db.LabelRecord(
                         source=c.label_source, value=float(int(c.label)), weight=1.0,
@@ -559,7 +565,7 @@ def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
     """
     from tqdm import tqdm
 
-    from frbtriage.io.fetch_h5 import conform_images, read_fetch_h5
+    from frbtriage.io.fetch_h5 import conform_images, image_axes, read_fetch_h5
 
     summary = InteropSummary()
     batch = _AppendBatch(ws, summary, batch_size)
@@ -573,10 +579,12 @@ def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
             log.warning("skipped %s", err)
             continue
         file = os.path.abspath(cand.file) if cand.file else os.path.abspath(ps)
+        f_hi, f_lo, pixel_s = image_axes(attrs, cand.width)
         batch.add(NewCandidate(file=file, tcand=cand.tcand, dm=cand.dm, width=cand.width,
                                snr=cand.snr, label=cand.label,
                                padded=bool(attrs.get("frbtriage_padded", False)),
-                               origin=cand.origin), ft, dmt)
+                               origin=cand.origin, f_hi_mhz=f_hi, f_lo_mhz=f_lo,
+                               pixel_s=pixel_s), ft, dmt)
     batch.flush()
     return summary
 
@@ -606,6 +614,7 @@ def import_chime_waterfalls(ws: Workspace, paths: Sequence[str | os.PathLike[str
             continue
         c = w.candidate
         batch.add(NewCandidate(file=c.file, tcand=c.tcand, dm=c.dm, width=c.width, snr=c.snr,
-                               origin=c.origin, dmt_available=False), w.ft, no_dmt)
+                               origin=c.origin, dmt_available=False, f_hi_mhz=w.f_hi_mhz,
+                               f_lo_mhz=w.f_lo_mhz, pixel_s=w.pixel_s), w.ft, no_dmt)
     batch.flush()
     return summary

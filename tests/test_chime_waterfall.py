@@ -50,6 +50,8 @@ def test_waterfall_image(tmp_path: Path, ascending: bool, dm_attr: bool) -> None
     assert c.dm == pytest.approx(716.6) and 178 <= round(c.tcand / 0.98304e-3) <= 182
     assert c.origin.endswith(";tns=FRB20180725A;dmt=none") and c.snr > 5
     assert w.ft.shape == (256, 256)
+    assert (w.f_hi_mhz, w.f_lo_mhz) == pytest.approx((800.0, 400.0), abs=0.01)
+    assert w.pixel_s == pytest.approx(0.98304e-3)
     # NaN channels 0..63 are the lowest 16 of 256 output rows: bottom rows, masked, exactly 0
     assert w.masked[240:].all() and not w.masked[:240, :200].any()
     assert w.masked[:, -4:].all()  # the window runs 4+ samples past the waterfall's end

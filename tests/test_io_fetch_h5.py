@@ -10,7 +10,7 @@ import pytest
 
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import Candidate
-from frbtriage.io.fetch_h5 import cand_id, read_fetch_h5, write_fetch_h5
+from frbtriage.io.fetch_h5 import cand_id, image_axes, read_fetch_h5, write_fetch_h5
 from frbtriage.io.filterbank import Header, read_header
 from frbtriage.physics import delay_samples
 
@@ -72,6 +72,10 @@ def test_round_trip_and_fetch_layout(tmp_path: Path, foff: float) -> None:
     assert c2.origin == f"fetch_h5:{out.resolve()}"
     assert attrs["source_name"] == "SIM" and attrs["filelist"] == ["/data/obs.fil"]
     assert isinstance(attrs["dm"], float) and isinstance(attrs["cand_id"], str)
+    f_hi, f_lo, pixel_s = image_axes(attrs, c2.width)  # the band edges, decimated step
+    assert pixel_s == pytest.approx(0.00098304 * 4)
+    assert f_hi - f_lo == pytest.approx(1024 * abs(foff)) and f_lo > 0
+    assert image_axes({"fch1": 800.0}, 8) == (None, None, None)
 
 
 def test_round_trip_without_header_and_unknown_label(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ def test_old_workspace_opens_and_upgrades(old_ws: Path) -> None:
                                                                  "csv:/data/cands.csv")
         assert [r.padded for r in recs] == [False] * 5 + [True]
         assert all(r.dmt_available for r in recs)  # every earlier candidate has its dmt
+        assert all(r.f_hi_mhz is None and r.pixel_s is None for r in recs)  # axes unknown
         with ws.session() as s:
             assert db.current_model(s).version == "fixture-model-v1"
             got = db.read_scores(s, "fixture-model-v1")

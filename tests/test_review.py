@@ -174,6 +174,7 @@ def test_detail_neighbours_and_expert_label(aw: AppWorkspace) -> None:
     assert set(d.scores) == {"app-test-model"} and d.votes == {"astro": 0, "rfi": 0,
                                                                "cant_tell": 0}
     rec = ws.candidate(cid)
+    assert d.dispersion.describe().startswith("dispersion index")  # measured or why not
     for n in d.neighbours:
         assert n.file == rec.file and abs(n.tcand - rec.tcand) <= 1.0 and n.id != cid
     review.set_expert_label(ws, rid, cid, True)

@@ -82,6 +82,7 @@ def _detail(ws: Workspace, pictures: review.PictureCache, person: Volunteer,
                                          or "none"))
         st.markdown("**Labels**: " + (", ".join(f"{k} = {v:g} ({ref})"
                                                for k, (v, ref) in d.labels.items()) or "none"))
+        st.markdown(f"**Sweep**: {d.dispersion.describe()}")
         st.dataframe([{"model": v, "p_astro": p, "p_std": s, "bald": b}
                       for v, (p, s, b) in d.scores.items()], hide_index=True)
         choice = st.radio("Expert label", ("astrophysical", "not astrophysical"),

@@ -43,11 +43,16 @@ DMT_NONE = "dmt=none"
 
 @dataclass
 class Waterfall:
-    """One catalogue waterfall as a candidate: ``ft`` (256, 256) and which pixels are masked."""
+    """One catalogue waterfall as a candidate: ``ft`` (256, 256), which pixels are masked,
+    and the image's axes: ``f_hi_mhz`` / ``f_lo_mhz`` the band edges its rows cover (from
+    ``plot_freq``), ``pixel_s`` the spacing of ``plot_time``."""
 
     candidate: Candidate
     ft: NDArray[np.float32]
     masked: NDArray[np.bool_]
+    f_hi_mhz: float
+    f_lo_mhz: float
+    pixel_s: float
 
 
 def _dm(path: str, group: h5py.Group) -> float:
@@ -101,7 +106,10 @@ def read_chime_waterfall(path: str | os.PathLike[str]) -> Waterfall:
                      snr=_peak_snr(wfall), label=None,
                      origin=f"chime-waterfall:{os.path.abspath(p)}"
                             f"{';tns=' + label if label else ''};{DMT_NONE}")
-    return Waterfall(candidate=cand, ft=ft, masked=masked)
+    half = 0.5 * abs(float(freq[-1] - freq[0])) / max(nfreq - 1, 1)
+    return Waterfall(candidate=cand, ft=ft, masked=masked,
+                     f_hi_mhz=float(freq.max()) + half, f_lo_mhz=float(freq.min()) - half,
+                     pixel_s=abs(float(time[-1] - time[0])) / max(ntime - 1, 1))
 
 
 def _series(wfall: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from frbtriage.conventions import decimation
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import Candidate
 from frbtriage.io.filterbank import Header
@@ -281,3 +282,23 @@ def conform_images(
         ft = resize_freq(ft, shape[0], "area")
     return (np.ascontiguousarray(ft, dtype=np.float32),
             np.ascontiguousarray(dmt, dtype=np.float32))
+
+
+def image_axes(attrs: Mapping[str, Any], width: int
+               ) -> tuple[float | None, float | None, float | None]:
+    """``(f_hi_mhz, f_lo_mhz, pixel_s)`` of a FETCH candidate's ``ft`` image from its h5
+    attributes (``fch1``, ``foff``, ``nchans`` and ``native_tsamp`` or ``tsamp``, the data
+    file's): the band's outer channel edges and ``tsamp * decimation(width)``, as
+    :func:`frbtriage.prepare.image_axes` gives for a prepared one; ``(None, None, None)``
+    when an attribute is missing or cannot describe a band."""
+    try:
+        fch1, foff, nchans = float(attrs["fch1"]), float(attrs["foff"]), int(attrs["nchans"])
+        tsamp = float(attrs.get("native_tsamp", attrs["tsamp"]))
+    except (KeyError, TypeError, ValueError):
+        return None, None, None
+    top, bottom = fch1, fch1 + (nchans - 1) * foff
+    half = 0.5 * abs(foff)
+    f_hi, f_lo = max(top, bottom) + half, min(top, bottom) - half
+    if not (np.isfinite([f_hi, f_lo, tsamp]).all() and f_hi > f_lo > 0 and tsamp > 0):
+        return None, None, None
+    return f_hi, f_lo, tsamp * decimation(width)
