@@ -26,6 +26,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -461,6 +462,50 @@ def test_disk_full_during_prepare(tmp_path: Path, capsys: pytest.CaptureFixture[
     _intact(ws, 3)
 
 
+DISK_CASES = [Case("disk-full-tmpfs", "disk fills during prepare (a real 3 MiB tmpfs)", "kept",
+                   "No space left on device")]
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MiB tmpfs (needs root and mount; skips with the reason otherwise): a real disk
+    that fills."""
+    where = tmp_path / "small"
+    where.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.strip() or made.returncode}); "
+                    "test_disk_full_during_prepare covers the same by a simulated ENOSPC")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_disk_full_on_a_real_small_disk(small_disk: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A workspace on a 3 MiB tmpfs: a list too big for it stops with one line, what was
+    stored before stays readable, and once the disk has room the same command completes."""
+    fil = sigproc(tmp_path / "ok.fil")
+    ws = small_disk / "ws"
+    first = _csv(tmp_path, [f"{fil},10,{1.0 + i},1,50" for i in range(2)], "first.csv")
+    assert cli.main(["prepare", "-w", str(ws), "-c", str(first), "--no-progress"]) == 0
+    more = _csv(tmp_path, [f"{fil},10,{0.5 + i * 0.2},1,50" for i in range(16)], "more.csv")
+    capsys.readouterr()
+    assert cli.main(["prepare", "-w", str(ws), "-c", str(more), "--no-progress"]) == 2
+    assert DISK_CASES[0].expect in _one_line(capsys.readouterr().err, ws / "arrays.zarr")
+    from frbtriage.workspace import Workspace
+
+    with Workspace.open(ws) as w:
+        stored = len(w)
+    assert stored >= 2
+    _intact(ws, stored)
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    assert cli.main(["prepare", "-w", str(ws), "-c", str(more), "--no-progress"]) == 0
+    _intact(ws, 18)
+
+
 @pytest.mark.parametrize("case", STORE_CASES[3:], ids=[c.id for c in STORE_CASES[3:]])
 def test_tampered_model(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "model"
@@ -713,7 +758,7 @@ def test_bad_chime_chunk(case: Case, tmp_path: Path, capsys: pytest.CaptureFixtu
 def all_cases() -> list[Case]:
     """Every case of the matrix, in the order of the README table."""
     return ([c for c, _ in FILE_CASES] + DATA_CASES + CHANGE_CASES + FITS_CASES
-            + [c for c, _ in ROW_CASES] + LIST_CASES + RANK_CASES + STORE_CASES
+            + [c for c, _ in ROW_CASES] + LIST_CASES + RANK_CASES + STORE_CASES + DISK_CASES
             + [c for c, _ in VOTE_ROWS] + VOTE_FILES + INBOX_CASES + CHUNK_CASES)
 
 
