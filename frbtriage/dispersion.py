@@ -35,6 +35,7 @@ repeaters' sub-bursts and scattering tails bias arrival times by up to a pulse w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,9 +48,10 @@ from frbtriage.physics import K_DM
 
 if TYPE_CHECKING:
     from frbtriage.db import CandidateRecord
+    from frbtriage.workspace import NewCandidate
 
 __all__ = ["COLD_PLASMA_TOLERANCE", "DispersionCheck", "check_candidate", "dispersion_index",
-           "row_frequencies"]
+           "measure", "row_frequencies"]
 
 #: Sub-band S/N a pulse must reach to give an arrival time.
 MIN_SUBBAND_SNR = 5.0
@@ -119,43 +121,34 @@ def _unmeasured(reason: str, tried: int = 0, found: int = 0) -> DispersionCheck:
     return DispersionCheck(math.nan, math.nan, found, tried, math.nan, reason)
 
 
-def _robust_std(x: NDArray[np.float64]) -> float:
-    return float(1.4826 * np.median(np.abs(x - np.median(x))))
-
-
-def _arrival(q: NDArray[np.float64], width: int) -> tuple[float, float, float]:
-    """(arrival in pixels, its 1-sigma error, S/N) of the brightest ``width``-pixel pulse of
-    profile ``q`` ``(ntime,)``: the peak of the boxcar-filtered profile, refined by a parabola;
-    the error from the profile likelihood's curvature there, plus the 1/sqrt(12) pixel of
-    integer-sample dedispersion."""
-    sigma = _robust_std(q)
-    if sigma <= 0:
-        return 0.0, math.inf, 0.0
-    sm = np.convolve(q - np.median(q), np.ones(width), mode="same")
-    k = int(np.argmax(sm[1:-1])) + 1
-    snr = float(sm[k] / (sigma * math.sqrt(width)))
-    curv = sm[k - 1] - 2.0 * sm[k] + sm[k + 1]
-    if curv >= 0 or sm[k] <= 0:
-        return float(k), math.inf, snr
-    shift = 0.5 * (sm[k - 1] - sm[k + 1]) / curv
-    err = math.sqrt(sigma**2 * width / (sm[k] * -curv) + 1.0 / 12.0)
-    return float(k + shift), err, snr
-
-
-def _subband_arrivals(img: NDArray[np.float64], centres: NDArray[np.float64], nsub: int,
-                      width: int) -> list[tuple[float, float, float]]:
+def _subband_arrivals(img: NDArray[np.float64], noise: NDArray[np.float64],
+                      centres: NDArray[np.float64], nsub: int, width: int
+                      ) -> list[tuple[float, float, float]]:
     """``(frequency MHz, arrival px, error px)`` of each of ``nsub`` sub-bands holding a pulse
-    at S/N >= :data:`MIN_SUBBAND_SNR` (all-zero rows, i.e. masked channels, left out)."""
-    bounds = np.linspace(0, img.shape[0], nsub + 1).round().astype(int)
-    found = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        live = np.abs(img[a:b]).sum(1) > 0
-        if not live.any():
-            continue
-        t, err, snr = _arrival(img[a:b][live].sum(0), width)
-        if snr >= MIN_SUBBAND_SNR and math.isfinite(err):
-            found.append((float(centres[a:b][live].mean()), t, err))
-    return found
+    at S/N >= :data:`MIN_SUBBAND_SNR`. A sub-band's arrival is the peak of its profile
+    filtered by a ``width``-pixel boxcar, refined by a parabola; its error comes from the
+    profile likelihood's curvature there, plus the 1/sqrt(12) pixel of integer-sample
+    dedispersion. All-zero rows (masked channels) add nothing and do not count in the
+    sub-band's frequency. ``img`` has each row's median subtracted; ``noise`` ``(nrows,)`` is
+    each row's robust standard deviation (the rows' noise is taken as independent)."""
+    starts = np.linspace(0, img.shape[0], nsub + 1).round().astype(int)[:-1]
+    live = (np.abs(img).sum(1) > 0).astype(np.float64)
+    nlive = np.add.reduceat(live, starts)
+    q = np.add.reduceat(img, starts, axis=0)  # (nsub, ntime)
+    sigma = np.sqrt(np.add.reduceat(noise**2, starts))
+    c = np.concatenate([np.zeros((nsub, 1)), np.cumsum(q, axis=1)], axis=1)
+    sm = c[:, width:] - c[:, :-width]  # boxcar sums; a constant offset of (width-1)/2 px
+    k = np.argmax(sm[:, 1:-1], axis=1) + 1
+    rows = np.arange(nsub)
+    peak, before, after = sm[rows, k], sm[rows, k - 1], sm[rows, k + 1]
+    curv = before - 2.0 * peak + after
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = peak / (sigma * math.sqrt(width))
+        shift = 0.5 * (before - after) / curv
+        err = np.sqrt(sigma**2 * width / (peak * -curv) + 1.0 / 12.0)
+        freq = np.add.reduceat(centres * live, starts) / nlive
+    ok = (nlive > 0) & (sigma > 0) & (curv < 0) & (peak > 0) & (snr >= MIN_SUBBAND_SNR)
+    return [(float(freq[i]), float(k[i] + shift[i]), float(err[i])) for i in np.flatnonzero(ok)]
 
 
 def _chi2(alphas: NDArray[np.float64], freqs: NDArray[np.float64], times: NDArray[np.float64],
@@ -208,7 +201,7 @@ def dispersion_index(ft: ArrayLike, f_hi_mhz: float, f_lo_mhz: float, pixel_s: f
     channels may be zero rows. Returns a :class:`DispersionCheck`; see the module docstring
     for the method. Raises ``ValueError`` for arguments that cannot describe an image.
     """
-    img = np.asarray(ft, dtype=np.float64)
+    img = np.asarray(ft, dtype=np.float32)
     if img.ndim != 2 or min(img.shape) < 8:
         raise ValueError(f"ft must be (nfreq >= 8, ntime >= 8), got shape {img.shape}")
     if not (f_hi_mhz > f_lo_mhz > 0 and pixel_s > 0 and dm >= 0 and width_px > 0):
@@ -222,7 +215,9 @@ def dispersion_index(ft: ArrayLike, f_hi_mhz: float, f_lo_mhz: float, pixel_s: f
     tries = [n for n in SUBBANDS if n <= nfreq]
     # the division with the most sub-bands holding a pulse (a band-limited burst is seen in
     # few, a faint one only in wide sub-bands); on a tie the finer one, as max keeps the first
-    nsub, found = max(((n, _subband_arrivals(img, centres, n, width)) for n in tries),
+    img = img - np.median(img, axis=1, keepdims=True)
+    noise = 1.4826 * np.median(np.abs(img), axis=1)
+    nsub, found = max(((n, _subband_arrivals(img, noise, centres, n, width)) for n in tries),
                       key=lambda nf: len(nf[1]))
     if len(found) < MIN_SUBBANDS:
         return _unmeasured(f"a pulse in {len(found)} sub-bands at most ({MIN_SUBBANDS} needed; "
@@ -236,6 +231,19 @@ def dispersion_index(ft: ArrayLike, f_hi_mhz: float, f_lo_mhz: float, pixel_s: f
         return DispersionCheck(math.nan, math.nan, len(found), nsub, span,
                                f"the index is not constrained over {span:.0f} MHz")
     return DispersionCheck(float(index), err, len(found), nsub, span)
+
+
+def measure(new: NewCandidate, ft: ArrayLike) -> NewCandidate:
+    """``new`` with its ``dispersion_index`` / ``dispersion_err`` measured from its ``ft``
+    image (256, 256) and the axes it carries; unchanged (None) when it has no axes or the
+    index cannot be measured. Every source that stores candidates calls this."""
+    if new.f_hi_mhz is None or new.f_lo_mhz is None or new.pixel_s is None:
+        return new
+    r = dispersion_index(ft, new.f_hi_mhz, new.f_lo_mhz, new.pixel_s, new.dm,
+                         new.width / decimation(new.width))
+    if not r.measured:
+        return new
+    return dataclasses.replace(new, dispersion_index=r.index, dispersion_err=r.err)
 
 
 def check_candidate(rec: CandidateRecord, ft: ArrayLike) -> DispersionCheck:

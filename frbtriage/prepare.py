@@ -640,6 +640,7 @@ def prepare_file(rec: ImageSink, path: str, group: Sequence[Candidate], mask: Ma
     """Prepare one data file's candidates ``group`` into ``rec`` (see
     :func:`prepare_candidates` for ``mask``, ``kill_mask`` and ``label_source``); the file
     is opened once, and a file that cannot be read skips them all."""
+    from frbtriage.dispersion import measure
     from frbtriage.io.open_data import open_data
     from frbtriage.workspace import NewCandidate
 
@@ -674,11 +675,11 @@ def prepare_file(rec: ImageSink, path: str, group: Sequence[Candidate], mask: Ma
             ft, dmt = make_images(data, geo, reader.header.foff < 0, m)
             del data
             f_hi, f_lo, pixel_s = image_axes(reader.header, c.width)
-            rec.prepared(NewCandidate(
+            rec.prepared(measure(NewCandidate(
                 file=path, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
                 snr=float(c.snr), label=c.label, padded=padded, origin=c.origin,
                 label_source=label_source, f_hi_mhz=f_hi, f_lo_mhz=f_lo, pixel_s=pixel_s),
-                ft, dmt)
+                ft), ft, dmt)
 
 
 def prepare_candidates(

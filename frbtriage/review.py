@@ -407,20 +407,22 @@ class PictureCache:
 
 #: Columns of :func:`candidate_rows`, in order.
 ROW_COLUMNS = ("id", "file", "tcand", "dm", "snr", "width", "p_astro", "p_std", "bald",
-               "votes", "astro", "rfi", "cant_tell", "agreement", "tags", "known", "retired")
+               "dispersion_index", "dispersion_err", "votes", "astro", "rfi", "cant_tell",
+               "agreement", "tags", "known", "retired")
 #: Columns :class:`CandidateFilter` may sort by.
-SORT_COLUMNS = ("id", "tcand", "dm", "snr", "width", "p_astro", "p_std", "bald", "votes",
-                "agreement")
+SORT_COLUMNS = ("id", "tcand", "dm", "snr", "width", "p_astro", "p_std", "bald",
+                "dispersion_index", "votes", "agreement")
 
 
 @dataclass(frozen=True)
 class CandidateFilter:
     """What the researcher table shows: ranges ``(lo, hi)`` (None = open) of the live
     model's ``p_astro``, ``p_std`` and ``bald``, of ``dm``, ``snr``, ``width`` (samples),
-    ``tcand`` (s) and ``votes``; ``min_agreement`` of the decisive votes; ``file_contains``
-    (a substring of the data file's path); ``tags`` (candidates with any of them);
-    sorted by ``sort_by`` (one of :data:`SORT_COLUMNS`), ``descending``; at most ``limit``
-    rows."""
+    ``tcand`` (s), ``votes`` and the measured ``dispersion_index`` (2 for cold plasma; a
+    range excludes candidates where it was not measured); ``min_agreement`` of the decisive
+    votes; ``file_contains`` (a substring of the data file's path); ``tags`` (candidates
+    with any of them); sorted by ``sort_by`` (one of :data:`SORT_COLUMNS`), ``descending``;
+    at most ``limit`` rows."""
 
     p_astro: tuple[float | None, float | None] = (None, None)
     p_std: tuple[float | None, float | None] = (None, None)
@@ -430,6 +432,7 @@ class CandidateFilter:
     width: tuple[float | None, float | None] = (None, None)
     tcand: tuple[float | None, float | None] = (None, None)
     votes: tuple[float | None, float | None] = (None, None)
+    dispersion_index: tuple[float | None, float | None] = (None, None)
     min_agreement: float | None = None
     file_contains: str = ""
     tags: tuple[str, ...] = ()
@@ -449,7 +452,8 @@ class CandidateFilter:
 
     def keeps(self, row: Mapping[str, object]) -> bool:
         """True when ``row`` (of :func:`candidate_rows`) passes every condition."""
-        for name in ("p_astro", "p_std", "bald", "dm", "snr", "width", "tcand", "votes"):
+        for name in ("p_astro", "p_std", "bald", "dm", "snr", "width", "tcand", "votes",
+                     "dispersion_index"):
             lo, hi = getattr(self, name)
             value = row[name]
             if (lo is not None or hi is not None) and value is None:
@@ -506,13 +510,16 @@ def candidate_rows(ws: Workspace, flt: CandidateFilter = CandidateFilter()
             db.QueueRecord.retired.is_(True))))
         recs = s.execute(select(db.CandidateRecord.id, db.CandidateRecord.file,
                                 db.CandidateRecord.tcand, db.CandidateRecord.dm,
-                                db.CandidateRecord.snr, db.CandidateRecord.width)).all()
+                                db.CandidateRecord.snr, db.CandidateRecord.width,
+                                db.CandidateRecord.dispersion_index,
+                                db.CandidateRecord.dispersion_err)).all()
     rows = []
-    for cid, file, tcand, dm, snr, width in recs:
+    for cid, file, tcand, dm, snr, width, d_index, d_err in recs:
         sc, t = scores.get(cid), tallies.get(cid, _VoteTally())
         row = {"id": cid, "file": file, "tcand": tcand, "dm": dm, "snr": snr, "width": width,
                "p_astro": sc.p_astro if sc else None, "p_std": sc.p_std if sc else None,
-               "bald": sc.bald if sc else None, "votes": sum(t.counts),
+               "bald": sc.bald if sc else None, "dispersion_index": d_index,
+               "dispersion_err": d_err, "votes": sum(t.counts),
                "astro": t.counts[ASTRO], "rfi": t.counts[RFI], "cant_tell": t.counts[CANT_TELL],
                "agreement": _agreement(t.counts),
                "tags": ",".join(tag for tag, _ in t.tags.most_common()),

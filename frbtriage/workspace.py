@@ -113,7 +113,8 @@ class NewCandidate:
     a simulation's truth table) with the candidate's ``origin`` as its reference;
     ``dmt_available`` False when the stored ``dmt`` is a placeholder, not a DM-time image;
     ``f_hi_mhz``, ``f_lo_mhz``, ``pixel_s`` the ``ft`` image's band edges and column spacing
-    (None when unknown).
+    (None when unknown); ``dispersion_index`` / ``dispersion_err`` its measured sweep
+    exponent (:func:`frbtriage.dispersion.measure`; None when not measured).
     """
 
     file: str
@@ -129,6 +130,8 @@ class NewCandidate:
     f_hi_mhz: float | None = None
     f_lo_mhz: float | None = None
     pixel_s: float | None = None
+    dispersion_index: float | None = None
+    dispersion_err: float | None = None
 
     def key(self) -> tuple[str, int, int, int]:
         """The duplicate key ``(file, tcand_key, dm_key, width)`` of the database."""
@@ -441,7 +444,8 @@ class Workspace:
                     file=c.file, tcand=float(c.tcand), dm=float(c.dm), width=int(c.width),
                     snr=float(c.snr), row=n + j, padded=bool(c.padded), origin=c.origin,
                     dmt_available=bool(c.dmt_available), f_hi_mhz=c.f_hi_mhz,
-                    f_lo_mhz=c.f_lo_mhz, pixel_s=c.pixel_s,
+                    f_lo_mhz=c.f_lo_mhz, pixel_s=c.pixel_s, dispersion_index=c.dispersion_index,
+                    dispersion_err=c.dispersion_err,
                     tcand_key=db.tcand_key(c.tcand), dm_key=db.dm_key(c.dm), created=now,
                     labels=[] if c.label is None else [db.LabelRecord(
                         source=c.label_source, value=float(int(c.label)), weight=1.0,
@@ -565,6 +569,7 @@ def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
     """
     from tqdm import tqdm
 
+    from frbtriage.dispersion import measure
     from frbtriage.io.fetch_h5 import conform_images, image_axes, read_fetch_h5
 
     summary = InteropSummary()
@@ -580,11 +585,10 @@ def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
             continue
         file = os.path.abspath(cand.file) if cand.file else os.path.abspath(ps)
         f_hi, f_lo, pixel_s = image_axes(attrs, cand.width)
-        batch.add(NewCandidate(file=file, tcand=cand.tcand, dm=cand.dm, width=cand.width,
-                               snr=cand.snr, label=cand.label,
-                               padded=bool(attrs.get("frbtriage_padded", False)),
-                               origin=cand.origin, f_hi_mhz=f_hi, f_lo_mhz=f_lo,
-                               pixel_s=pixel_s), ft, dmt)
+        batch.add(measure(NewCandidate(
+            file=file, tcand=cand.tcand, dm=cand.dm, width=cand.width, snr=cand.snr,
+            label=cand.label, padded=bool(attrs.get("frbtriage_padded", False)),
+            origin=cand.origin, f_hi_mhz=f_hi, f_lo_mhz=f_lo, pixel_s=pixel_s), ft), ft, dmt)
     batch.flush()
     return summary
 
@@ -599,6 +603,7 @@ def import_chime_waterfalls(ws: Workspace, paths: Sequence[str | os.PathLike[str
     duplicates count as ``already``."""
     from tqdm import tqdm
 
+    from frbtriage.dispersion import measure
     from frbtriage.io.chime_waterfall import read_chime_waterfall
 
     summary = InteropSummary()
@@ -613,8 +618,9 @@ def import_chime_waterfalls(ws: Workspace, paths: Sequence[str | os.PathLike[str
             log.warning("skipped %s", err)
             continue
         c = w.candidate
-        batch.add(NewCandidate(file=c.file, tcand=c.tcand, dm=c.dm, width=c.width, snr=c.snr,
-                               origin=c.origin, dmt_available=False, f_hi_mhz=w.f_hi_mhz,
-                               f_lo_mhz=w.f_lo_mhz, pixel_s=w.pixel_s), w.ft, no_dmt)
+        batch.add(measure(NewCandidate(
+            file=c.file, tcand=c.tcand, dm=c.dm, width=c.width, snr=c.snr, origin=c.origin,
+            dmt_available=False, f_hi_mhz=w.f_hi_mhz, f_lo_mhz=w.f_lo_mhz,
+            pixel_s=w.pixel_s), w.ft), w.ft, no_dmt)
     batch.flush()
     return summary

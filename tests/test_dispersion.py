@@ -140,3 +140,25 @@ def test_a_candidate_without_axes_says_why() -> None:
     rec = CandidateRecord(file="x.fil", tcand=1.0, dm=100.0, width=4, snr=10.0)
     r = check_candidate(rec, np.zeros((256, 256)))
     assert not r.measured and "not recorded" in r.reason
+
+
+def test_prepare_stores_the_measured_index(samples_dir: Path, tmp_path: Path) -> None:
+    """prepare records the index it measured (NULL where not measured), equal to measuring
+    the stored image again."""
+    from frbtriage.io.candidates import read_candidates
+    from frbtriage.prepare import prepare_candidates
+    from frbtriage.workspace import Workspace
+
+    cands = read_candidates(samples_dir / "chime_sim" / "candidates.csv")[:12]
+    with Workspace.create(tmp_path / "ws") as ws:
+        prepare_candidates(ws, cands, progress=False)
+        measured = 0
+        for rec in ws.candidates():
+            again = check_candidate(rec, ws.candidate_images(rec.id)[0])
+            if again.measured:
+                measured += 1
+                assert rec.dispersion_index == pytest.approx(again.index, abs=1e-9)
+                assert rec.dispersion_err == pytest.approx(again.err, abs=1e-9)
+            else:
+                assert rec.dispersion_index is None and rec.dispersion_err is None
+        assert measured >= 2

@@ -167,6 +167,20 @@ def test_researcher_rows_filter_sort_and_export(aw: AppWorkspace) -> None:
         review.selection_h5_zip(ws, rid, range(1, review.MAX_H5_ZIP + 2))
 
 
+def test_researcher_rows_filter_and_sort_by_dispersion_index(aw: AppWorkspace) -> None:
+    """The measured sweep exponent is a column: a range keeps the measured ones inside it,
+    and sorting by it puts the unmeasured last."""
+    ws = aw.ws
+    a, b = aw.ids[0], aw.ids[1]
+    with ws.session() as s, s.begin():
+        s.get(db.CandidateRecord, a).dispersion_index = 2.001
+        s.get(db.CandidateRecord, b).dispersion_index = 1.42
+    rows = review.candidate_rows(ws, review.CandidateFilter(dispersion_index=(1.95, 2.05)))
+    assert [r["id"] for r in rows] == [a]
+    rows = review.candidate_rows(ws, review.CandidateFilter(sort_by="dispersion_index"))
+    assert [r["id"] for r in rows[:2]] == [a, b] and rows[2]["dispersion_index"] is None
+
+
 def test_detail_neighbours_and_expert_label(aw: AppWorkspace) -> None:
     ws, rid = aw.ws, person(aw, "researcher")
     cid = aw.ids[4]

@@ -35,6 +35,7 @@ def _filters() -> review.CandidateFilter:
         with c3:
             tcand = _range("time (s)", "tcand")
             votes = _range("votes", "votes")
+            d_index = _range("dispersion index (2 = cold plasma)", "dispersion_index", 0.01)
             agree = st.slider("min. agreement", 0.0, 1.0, 0.0, 0.05, key="agreement")
         c4, c5, c6, c7 = st.columns([3, 2, 2, 1])
         file_contains = c4.text_input("file name contains", key="file")
@@ -45,8 +46,8 @@ def _filters() -> review.CandidateFilter:
     return review.CandidateFilter(
         p_astro=(None if p_lo <= 0 else p_lo, None if p_hi >= 1 else p_hi), p_std=p_std,
         bald=bald, dm=dm, snr=snr, width=width, tcand=tcand, votes=votes,
-        min_agreement=agree or None, file_contains=file_contains, tags=tuple(tags),
-        sort_by=sort_by, descending=descending)
+        dispersion_index=d_index, min_agreement=agree or None, file_contains=file_contains,
+        tags=tuple(tags), sort_by=sort_by, descending=descending)
 
 
 def _downloads(ws: Workspace, person: Volunteer, rows: list[dict[str, object]]) -> None:
