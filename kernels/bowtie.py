@@ -42,18 +42,12 @@ def dm_time(
 ) -> NDArray[np.float32]:
     """DM-time image over the kept window only.
 
-    Parameters
-    ----------
-    data : (nchan, ntime) intensities (any real dtype; converted to float32).
-    delays : (ndm, nchan) integer delays in samples, one row per DM trial (``>= 0`` by the
-        project convention; any value is accepted as long as every index stays inside).
-    start : first input sample (at the top of the band) of the kept window.
-    nout : number of output samples per DM trial.
-    decim : time decimation factor (mean of ``decim`` consecutive dedispersed samples).
-
-    Returns
-    -------
-    (ndm, nout) float32 with
+    ``data`` ``(nchan, ntime)`` intensities (any real dtype; converted to float32);
+    ``delays`` ``(ndm, nchan)`` integer delays in samples, one row per DM trial (``>= 0`` by
+    the project convention; any value is accepted as long as every index stays inside);
+    ``start`` the first input sample (at the top of the band) of the kept window; ``nout``
+    output samples per DM trial; ``decim`` the time decimation factor (mean of ``decim``
+    consecutive dedispersed samples). Returns ``(ndm, nout)`` float32 with
     ``out[d, j] = mean_{k < decim} sum_c data[c, start + j*decim + k + delays[d, c]]``
     (sum over channels, mean over the decimated samples; same units as the data).
 

@@ -203,17 +203,12 @@ def dedisperse(
 ) -> NDArray[np.float32]:
     """Shift each channel by its delay: the dedispersed dynamic spectrum at one DM.
 
-    Parameters
-    ----------
-    data : (nchan, ntime) array of intensities (any real dtype; converted to float32).
-    delays : (nchan,) integer delays in samples, ``>= 0``, relative to the top of the band.
-    start, nout : optional output window (samples at the top of the band): only
-        dedispersed samples ``start .. start + nout - 1`` are computed. Default: all
-        ``ntime - max(delays)`` of them.
-
-    Returns
-    -------
-    (nchan, nout) float32, ``out[c, i] = data[c, start + i + delays[c]]``.
+    ``data`` ``(nchan, ntime)`` intensities (any real dtype; converted to float32);
+    ``delays`` ``(nchan,)`` integer delays in samples, ``>= 0``, relative to the top of the
+    band; the optional output window ``start``, ``nout`` (samples at the top of the band)
+    limits the work to dedispersed samples ``start .. start + nout - 1`` (default: all
+    ``ntime - max(delays)`` of them). Returns ``(nchan, nout)`` float32 with
+    ``out[c, i] = data[c, start + i + delays[c]]``.
 
     Raises ``ValueError`` if ``max(delays) >= ntime`` (no sample would survive), the window
     does not fit, a delay is negative, or shapes do not match.
@@ -246,17 +241,12 @@ def dedisperse_many(
 ) -> NDArray[np.float32]:
     """Dedispersed time series at many DMs (frequency-major, tiled, parallel over time tiles).
 
-    Parameters
-    ----------
-    data : (nchan, ntime) intensities (any real dtype; converted to float32).
-    delays : (ndm, nchan) integer delays in samples, ``>= 0``, one row per DM trial.
-    time_block, chan_block : tile size in samples and channels (defaults tuned for a
-        1024 x 16384 x 256-DM problem; 512-4096 and 16-128 are sensible).
-
-    Returns
-    -------
-    (ndm, ntime - max(delays)) float32: ``out[d, i] = sum_c data[c, i + delays[d, c]]``.
-    All DMs share one output length (that of the largest delay over all trials).
+    ``data`` ``(nchan, ntime)`` intensities (any real dtype; converted to float32);
+    ``delays`` ``(ndm, nchan)`` integer delays in samples, ``>= 0``, one row per DM trial;
+    ``time_block``, ``chan_block`` the tile size in samples and channels (the defaults are
+    tuned for a 1024 x 16384 x 256-DM problem; 512-4096 and 16-128 are sensible). Returns
+    ``(ndm, ntime - max(delays))`` float32 with ``out[d, i] = sum_c data[c, i + delays[d, c]]``:
+    all DMs share one output length (that of the largest delay over all trials).
     """
     arr, dl, nout = _checked(data, delays, 2)
     time_block = int(time_block)
