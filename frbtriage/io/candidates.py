@@ -433,17 +433,24 @@ def read_candidates(
     data_file: str | os.PathLike[str] | None = None,
     rejected: list[InputError] | None = None,
 ) -> list[Candidate]:
-    """Read a candidate list by suffix: ``.csv`` your/FETCH, ``.cand`` Heimdall.
+    """Read a candidate list by suffix: ``.csv`` your/FETCH or, when its header is one
+    (:func:`frbtriage.io.chime_events.is_l1_header`), a CHIME/FRB L1 event list; ``.cand``
+    Heimdall.
 
     A Heimdall file names no data file, so ``data_file`` is required for it (its header
-    gives ``tsamp``, used to turn samples into seconds). With ``rejected`` bad rows are
-    appended there and the rest served; if every row is bad, :class:`InputError` says so
-    with the first row's problem.
+    gives ``tsamp``, used to turn samples into seconds). An L1 event list takes its chunk
+    folder from ``data_file`` when given (every row), else from its ``chunks`` column. With
+    ``rejected`` bad rows are appended there and the rest served; if every row is bad,
+    :class:`InputError` says so with the first row's problem.
     """
     p = Path(path)
     suffix = p.suffix.lower()
     before = len(rejected) if rejected is not None else 0
-    if suffix == ".csv":
+    if suffix == ".csv" and _l1_list(p):
+        from frbtriage.io.chime_events import read_l1_events
+
+        out = read_l1_events(p, data_file, rejected)
+    elif suffix == ".csv":
         out = read_fetch_csv(p, rejected)
     elif suffix == ".cand":
         if data_file is None:
@@ -459,10 +466,23 @@ def read_candidates(
         raise InputError(
             os.fspath(p),
             f"unknown candidate list type {suffix or '(no suffix)'!r}: expected .csv "
-            "(your/FETCH) or .cand (Heimdall)",
+            "(your/FETCH, CHIME L1 events) or .cand (Heimdall)",
         )
     bad = rejected[before:] if rejected is not None else []
     if bad and not out:
         raise InputError(os.fspath(p), f"none of its {len(bad)} candidate rows can be used "
                                        f"(first: {bad[0].problem})")
     return out
+
+
+def _l1_list(path: Path) -> bool:
+    """True when the CSV at ``path`` has an L1 event list's header line (any problem reading
+    it: False, and the FETCH reader says what it is)."""
+    from frbtriage.io.chime_events import is_l1_header
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline(1 << 16)
+        return is_l1_header(next(csv.reader([first]), []))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False

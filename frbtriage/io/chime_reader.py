@@ -143,6 +143,24 @@ class ChunkReader:
         return np.asarray(starts, dtype=np.int64)
 
     @property
+    def fpga0(self) -> int:
+        """FPGA count of sample 0 (the earliest chunk's ``fpga0``)."""
+        return int(self._infos[0].fpga0)
+
+    @property
+    def fpga_counts_per_sample(self) -> int:
+        """FPGA counts per stream sample: ``fpga_counts_per_sample * binning`` (384 for
+        CHIME's 0.98304 ms)."""
+        return int(self._infos[0].fpga_counts_per_sample * self._infos[0].binning)
+
+    @property
+    def unix_start(self) -> float | None:
+        """Unix time (s) of sample 0, ``(frame0_nano + 2560 ns x fpga0) 1e-9``; None for
+        version 1 chunks (no ``frame0_nano``)."""
+        frame0 = next((i.frame0_nano for i in self._infos if i.frame0_nano), 0)
+        return (frame0 + FPGA_COUNT_NS * self.fpga0) * 1e-9 if frame0 else None
+
+    @property
     def chunk_files(self) -> list[str]:
         """The chunk files in stream order."""
         return [i.path for i in self._infos]
