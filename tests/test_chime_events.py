@@ -174,3 +174,33 @@ def test_event_list_prepared_and_ranked(l1_chunks: Path, tmp_path: Path) -> None
         rows = list(csv.DictReader(fh))
     assert abs(float(rows[0]["stime"]) - BURST_S) < 0.01 and float(rows[0]["p_astro"]) > 0.5
     assert float(rows[1]["p_astro"]) < float(rows[0]["p_astro"])
+
+
+@pytest.mark.slow
+def test_nightly_takes_a_chunk_folder_with_its_event_list(l1_chunks: Path,
+                                                          tmp_path: Path) -> None:
+    """An inbox holding a beam's chunk folder and its L1 list beside it (``beam0017.csv``,
+    no ``chunks`` column): the job prepares the events; a second run finds it unchanged,
+    a new chunk makes the folder new again."""
+    import shutil
+
+    from frbtriage.nightly import NightlyOptions, run_nightly
+    from frbtriage.nightly.work import data_files
+
+    inbox = tmp_path / "inbox"
+    folder = inbox / "beam0017"
+    shutil.copytree(l1_chunks, folder)
+    write_events(inbox / "beam0017.csv", [f"17,{fpga_at(BURST_S)},,{BURST_DM},30.5,2,9",
+                                          f"17,,{utc_at(4.2)!r},600.0,8.1,3,2"],
+                 header="beam_no,timestamp_fpga,timestamp_utc,dm,snr,tree_index,"
+                        "rfi_grade_level1")
+    assert data_files(inbox) == [folder]
+    opts = NightlyOptions(workers=0, retrain="never")
+    first = run_nightly(tmp_path / "ws", inbox, opts)
+    (f,) = first.files
+    assert f.status == "processed" and f.added == 2, f
+    assert run_nightly(tmp_path / "ws", inbox, opts).unchanged == 1
+    last = sorted(folder.glob("*.msgpack"))[-1]
+    shutil.copy(last, folder / ("z" + last.name))  # an overlapping duplicate: refused
+    (g,) = run_nightly(tmp_path / "ws", inbox, opts).files
+    assert g.status == "failed" and "overlaps" in g.error
