@@ -54,8 +54,6 @@ At least one of ``timestamp_fpga`` and ``timestamp_utc`` is required; other L1 f
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from collections.abc import Iterator
@@ -69,10 +67,11 @@ from frbtriage.io.candidates import (
     MAX_PATH_CHARS,
     Candidate,
     _check_common,
-    _need_file,
     _number,
     _served,
     _whole,
+    csv_rows,
+    open_csv,
 )
 from frbtriage.physics import K_DM
 
@@ -197,18 +196,7 @@ def read_l1_events(path: str | os.PathLike[str], data_file: str | os.PathLike[st
     :class:`InputError` naming its line, or with ``rejected`` is appended there and skipped.
     """
     p = Path(path)
-    ps = _need_file(p)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(ps, "not a text CSV file (not UTF-8)") from None
-    if not text.strip():
-        raise InputError(ps, "empty file (expected a CSV header line)")
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except csv.Error as err:
-        raise InputError(ps, f"line 1: not a CSV header line ({err})") from None
+    ps, header, reader = open_csv(p, lower=True)
     col: dict[str, int] = {}
     for key, names in L1_ALIASES.items():
         found = next((n for n in names if n in header), None)
@@ -241,22 +229,8 @@ class _L1Rows:
         self.clocks = _Clocks()
 
     def __iter__(self) -> Iterator[Candidate | InputError]:
-        reader = self.reader
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                yield InputError(self.ps, f"line {reader.line_num}: unreadable row ({err})")  # type: ignore[attr-defined]
-                continue
-            if not row or all(not f.strip() for f in row):
-                continue
-            lineno = reader.line_num  # type: ignore[attr-defined]
-            try:
-                yield self.candidate(self.event(row, lineno))
-            except InputError as err:
-                yield err
+        return csv_rows(self.ps, self.reader,
+                        lambda row, lineno: self.candidate(self.event(row, lineno)))
 
     def _field(self, row: list[str], key: str) -> str | None:
         i = self.col.get(key)
