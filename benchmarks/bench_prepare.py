@@ -234,8 +234,12 @@ def run(args: argparse.Namespace) -> dict:
     }
 
     if args.only16k:  # keep the 1024-channel results of the last full run
-        res["chan1024"] = json.loads((Path(args.out) / "prepare.json").read_text())["chan1024"]
-        res["chan1024_from"] = "the last full run (this one: --only16k)"
+        last = json.loads((Path(args.out) / "prepare.json").read_text())
+        res["chan1024"] = last["chan1024"]
+        res["chan1024_from"] = {"run": "the last full run (this one: --only16k)",
+                                "load_average_at_start": last.get(
+                                    "chan1024_from", {}).get("load_average_at_start",
+                                                             last["load_average_at_start"])}
     else:
         _run_1024(args, res)
     _run_16384(args, res)
@@ -407,7 +411,10 @@ def _run_16384(args: argparse.Namespace, res: dict) -> None:
                        "msgpack_identical": bool(np.array_equal(m["ft"], r["ft"])
                                                  and np.array_equal(m["dmt"], r["dmt"])),
                        "msgpack_max_abs_diff": float(max(np.abs(m["ft"] - r["ft"]).max(),
-                                                         np.abs(m["dmt"] - r["dmt"]).max()))}
+                                                         np.abs(m["dmt"] - r["dmt"]).max())),
+                       # the chunks hold whole 1024-sample chunks only: a window past their
+                       # end is padded where the filterbank still has data
+                       "past_chunks_end": bool(geo.read_stop > rc.header.nspectra)}
                 rows16.append(row)
                 print(f"  DM {c.dm:7.1f} w {c.width:3d} window {r['window']}"
                       f"{' (padded)' if padded else ''}: {r['total_s']:.3f} s (read "
@@ -416,6 +423,7 @@ def _run_16384(args: argparse.Namespace, res: dict) -> None:
                       f"{m['total_s'] / r['total_s']:.2f} x, images "
                       f"{'identical' if row['msgpack_identical'] else 'differ'}", flush=True)
                 del runs, r, m
+            shorter = int(rd.header.nspectra - rc.header.nspectra)
         t16 = np.array([r["frbtriage_s"] for r in rows16])
         both = [r for r in rows16 if "msgpack_s" in r]
         res["chan16384"] = {"file": {"nchan": 16384, "minutes": args.minutes16k},
@@ -430,7 +438,8 @@ def _run_16384(args: argparse.Namespace, res: dict) -> None:
                                 [np.log(r["msgpack_s"] / r["frbtriage_s"]) for r in both])))
                             if both else None,
                             "msgpack_images_identical": sum(r["msgpack_identical"]
-                                                            for r in both)}
+                                                            for r in both),
+                            "chunks_shorter_by": shorter}
 
 
 def markdown(res: dict) -> str:
@@ -445,8 +454,12 @@ def markdown(res: dict) -> str:
              f"{res['load_average_at_start'][0]:.1f}, at end "
              f"{res.get('load_average_at_end', [float('nan')])[0]:.1f}: every time here is "
              "inflated by that sharing, frbtriage's parallel kernels most (one Numba thread "
-             "beat two for most candidates).", "",
+             "beat two for most candidates)."
+             + (f" The 1024-channel rows are from the last full run (load average "
+                f"{res['chan1024_from']['load_average_at_start'][0]:.1f} at its start); "
+                "this run was `--only16k`." if "chan1024_from" in res else ""), "",
              "| measure | target | result |", "|---|---|---|"]
+    notes: list[str] = []
     if "ratio_geomean" in a:
         lines.append(f"| speed-up vs your (1024 ch, per candidate, {len(a['your'])} candidates)"
                      f" | >= 1000x | {a['ratio_geomean']:.0f}x geometric mean "
@@ -472,6 +485,15 @@ def markdown(res: dict) -> str:
                          "the filterbank, geometric mean)"
                          + ("" if same is None else f"; images identical to the filterbank's "
                             f"for {same} of {len(b['candidates'])}") + " |")
+            past = [r for r in b["candidates"] if r.get("past_chunks_end")]
+            if past:
+                notes.append(f"{len(past)} of the 16384-channel windows run past the end of "
+                             f"the chunk copy (it keeps whole 1024-sample chunks only, "
+                             f"{b.get('chunks_shorter_by', '?')} samples fewer than the "
+                             "filterbank), so they are padded there and their images cannot "
+                             "match the filterbank's; every other one is identical.")
+    if notes:
+        lines += [""] + notes
     lines += ["", "## your vs frbtriage, per candidate (1024 channels)", "",
               "| DM | width | your s | frbtriage ms | ratio | corr ft | corr dmt (unwrapped px) "
               "| dmt unwrapped | corr dmt all px |", "|---|---|---|---|---|---|---|---|---|"]
