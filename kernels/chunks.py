@@ -13,9 +13,10 @@ chunk's RFI mask row ``c // (nfreq // nrfifreq)`` says bad at ``t``.
 
 ``prepare`` needs, per channel ``c``, only the first ``count[c]`` samples of its window (the
 dispersion sweep): :func:`decode_ragged` writes just those from one chunk into the caller's
-channel-major ``(nchan, ncol)`` float32 buffer, marking masked samples NaN;
-:func:`good_sums` gives per-channel sums of good samples over any stretch of a chunk (for the
-fill level), and :func:`fill_nan` replaces the marks by it. The reader
+channel-major ``(nchan, ncol)`` float32 buffer, marking masked samples NaN and adding up the
+good ones it wrote per channel (float64), so that the fill level of masked samples (the
+channel's mean over the good samples it reads) costs no second pass over the data;
+:func:`fill_nan` then replaces the marks by it. The reader
 (``frbtriage.io.chime_reader.ChunkReader.read_ragged``) chains them chunk by chunk, so memory
 never exceeds the window the caller asked for.
 """
@@ -26,14 +27,15 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import NDArray
 
-__all__ = ["decode_ragged", "fill_nan", "good_sums"]
+__all__ = ["decode_ragged", "fill_nan"]
 
 
 @njit(parallel=True, cache=True)
-def _decode_ragged(data, scales, offsets, rfi, shift, count, out, nbad):  # pragma: no cover
+def _decode_ragged(data, scales, offsets, rfi, shift, count, out, nbad, sums):  # pragma: no cover
     """Rows in parallel; chunk sample ``t`` of row ``c`` goes to ``out[c, shift + t]`` when
-    ``0 <= shift + t < count[c]``; masked ones become NaN and are counted in ``nbad[c]``.
-    Packet by packet, so that no division is done per sample (that was 10x slower)."""
+    ``0 <= shift + t < count[c]``; masked ones become NaN and are counted in ``nbad[c]``,
+    good ones are added (in order, float64) to ``sums[c]``. Packet by packet, so that no
+    division is done per sample (that was 10x slower)."""
     nfreq, nt = data.shape
     nup = nfreq // scales.shape[0]
     ntp = nt // scales.shape[1]
@@ -49,6 +51,7 @@ def _decode_ragged(data, scales, offsets, rfi, shift, count, out, nbad):  # prag
         good = rfi[c // per]
         dst = out[c]
         bad = 0
+        total = 0.0
         for p in range(lo // ntp, (hi - 1) // ntp + 1):
             s = sc[p]
             o = of[p]
@@ -58,40 +61,11 @@ def _decode_ragged(data, scales, offsets, rfi, shift, count, out, nbad):  # prag
                     dst[shift + t] = np.nan
                     bad += 1
                 else:
-                    dst[shift + t] = np.float32(v) * s + o
+                    x = np.float32(v) * s + o
+                    dst[shift + t] = x
+                    total += x
         nbad[c] += bad
-
-
-@njit(parallel=True, cache=True)
-def _good_sums(data, scales, offsets, rfi, lo, hi, rows, sums, counts):  # pragma: no cover
-    """``sums[i] += sum`` (float64) and ``counts[i] += n`` of the good samples of row
-    ``rows[i]`` over chunk samples ``[lo, hi)`` (packet by packet, as above). An integer
-    sum of the bytes per packet was measured no faster and drops the float32 rounding."""
-    nfreq, nt = data.shape
-    nup = nfreq // scales.shape[0]
-    ntp = nt // scales.shape[1]
-    per = nfreq // rfi.shape[0]
-    for i in prange(rows.shape[0]):
-        if hi <= lo:
-            continue
-        c = rows[i]
-        row = data[c]
-        sc = scales[c // nup]
-        of = offsets[c // nup]
-        good = rfi[c // per]
-        total = 0.0
-        n = 0
-        for p in range(lo // ntp, (hi - 1) // ntp + 1):
-            s = sc[p]
-            o = of[p]
-            for t in range(max(lo, p * ntp), min(hi, p * ntp + ntp)):
-                v = row[t]
-                if v == 0 or v == 255 or not good[t]:
-                    continue
-                total += np.float32(v) * s + o
-                n += 1
-        sums[i] += total
-        counts[i] += n
+        sums[c] += total
 
 
 @njit(parallel=True, cache=True)
@@ -134,7 +108,7 @@ def _check_chunk(data: NDArray[np.uint8], scales: NDArray[np.float32],
 def decode_ragged(data: NDArray[np.uint8], scales: NDArray[np.float32],
                   offsets: NDArray[np.float32], rfi: NDArray[np.bool_] | None, shift: int,
                   count: NDArray[np.int64], out: NDArray[np.float32],
-                  nbad: NDArray[np.int64]) -> None:
+                  nbad: NDArray[np.int64], sums: NDArray[np.float64]) -> None:
     """Decode the samples of one chunk that each channel needs, into ``out`` in place.
 
     Parameters
@@ -149,6 +123,8 @@ def decode_ragged(data: NDArray[np.uint8], scales: NDArray[np.float32],
         are written: ``out[c, shift + t] = offsets[c // nupfreq, t // nt_per_packet] +
         scales[...] * data[c, t]`` for ``0 <= shift + t < count[c]``, NaN when masked.
     nbad : (nfreq,) int64, incremented by the masked samples written per row.
+    sums : (nfreq,) float64, incremented by the sum of the good samples written per row
+        (each row's in sample order, from 0.0 for this chunk, then added).
     """
     rfi = _check_chunk(data, scales, offsets, rfi)
     count = np.asarray(count, dtype=np.int64)
@@ -157,32 +133,13 @@ def decode_ragged(data: NDArray[np.uint8], scales: NDArray[np.float32],
             or out.strides[1] != 4:
         raise ValueError(f"out must be ({nfreq}, ncol) float32 with contiguous rows, got "
                          f"{out.dtype} {out.shape}")
-    if count.shape != (nfreq,) or nbad.shape != (nfreq,) or nbad.dtype != np.int64:
-        raise ValueError(f"count and nbad must be ({nfreq},) (nbad int64)")
+    if count.shape != (nfreq,) or nbad.shape != (nfreq,) or nbad.dtype != np.int64 \
+            or sums.shape != (nfreq,) or sums.dtype != np.float64:
+        raise ValueError(f"count, nbad and sums must be ({nfreq},) (nbad int64, sums "
+                         "float64)")
     if count.size and (count.min() < 0 or count.max() > out.shape[1]):
         raise ValueError(f"count must lie in 0..{out.shape[1]} (out's width)")
-    _decode_ragged(data, scales, offsets, rfi, int(shift), count, out, nbad)
-
-
-def good_sums(data: NDArray[np.uint8], scales: NDArray[np.float32],
-              offsets: NDArray[np.float32], rfi: NDArray[np.bool_] | None, lo: int, hi: int,
-              rows: NDArray[np.int64], sums: NDArray[np.float64],
-              counts: NDArray[np.int64]) -> None:
-    """Add to ``sums[i]`` (float64, intensity units) and ``counts[i]`` the sum and number of
-    the good (unmasked) decoded samples of chunk row ``rows[i]`` over samples ``[lo, hi)``;
-    arrays as in :func:`decode_ragged`, ``rows`` ``(nrows,)``, ``sums``/``counts``
-    ``(nrows,)``."""
-    rfi = _check_chunk(data, scales, offsets, rfi)
-    nfreq, nt = data.shape
-    rows = np.asarray(rows, dtype=np.int64)
-    if not 0 <= lo <= hi <= nt:
-        raise ValueError(f"samples [{lo}, {hi}) outside the chunk's 0..{nt}")
-    if rows.size and (rows.min() < 0 or rows.max() >= nfreq):
-        raise ValueError(f"rows must lie in 0..{nfreq - 1}")
-    if sums.shape != rows.shape or counts.shape != rows.shape or sums.dtype != np.float64 \
-            or counts.dtype != np.int64:
-        raise ValueError("sums (float64) and counts (int64) must match rows' shape")
-    _good_sums(data, scales, offsets, rfi, int(lo), int(hi), rows, sums, counts)
+    _decode_ragged(data, scales, offsets, rfi, int(shift), count, out, nbad, sums)
 
 
 def fill_nan(out: NDArray[np.float32], count: NDArray[np.int64], rows: NDArray[np.int64],

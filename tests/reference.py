@@ -323,22 +323,31 @@ def chunk_intensity_ref(data: np.ndarray, scales: np.ndarray, offsets: np.ndarra
 
 def decode_ragged_ref(data: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
                       rfi: np.ndarray | None, shift: int, count: np.ndarray,
-                      out: np.ndarray, nbad: np.ndarray) -> None:
+                      out: np.ndarray, nbad: np.ndarray, sums: np.ndarray) -> None:
     """``out[c, shift + t]`` = chunk sample ``t`` of row ``c`` for ``0 <= shift + t <
-    count[c]`` (NaN when masked, counted in ``nbad``)."""
+    count[c]`` (NaN when masked, counted in ``nbad``; the good ones' float64 sum added to
+    ``sums``)."""
     x, good = chunk_intensity_ref(data, scales, offsets, rfi)
     for c in range(data.shape[0]):
         for t in range(data.shape[1]):
             if 0 <= shift + t < count[c]:
                 out[c, shift + t] = x[c, t] if good[c, t] else np.nan
                 nbad[c] += not good[c, t]
+                sums[c] += float(x[c, t]) if good[c, t] else 0.0
 
 
-def good_sums_ref(data: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
-                  rfi: np.ndarray | None, lo: int, hi: int, rows: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 sum and number of the good samples of each row in ``rows`` over ``[lo, hi)``."""
-    x, good = chunk_intensity_ref(data, scales, offsets, rfi)
-    sel = good[rows, lo:hi]
-    return (np.where(sel, x[rows, lo:hi], 0).astype(np.float64).sum(axis=1),
-            sel.sum(axis=1).astype(np.int64))
+def ragged_fill_ref(window: np.ndarray, good: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``ChunkReader.read_ragged``'s rule on a decoded ``window`` ``(nchan, ncol)`` with its
+    ``good`` mask: row ``c``'s first ``count[c]`` samples, masked ones replaced by the mean
+    of that row's good ones among them (all rows' for a row with none; 0 if none); the rest
+    NaN."""
+    nchan, ncol = window.shape
+    need = np.arange(ncol)[None, :] < np.asarray(count)[:, None]
+    ok = good & need
+    x = np.where(ok, window, 0).astype(np.float64)
+    n = ok.sum(axis=1)
+    overall = x.sum() / n.sum() if n.sum() else 0.0
+    level = np.where(n > 0, x.sum(axis=1) / np.maximum(n, 1), overall).astype(np.float32)
+    out = np.where(ok, window, level[:, None]).astype(np.float32)
+    out[~need] = np.nan
+    return out

@@ -334,6 +334,67 @@ def test_bad_list(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert not (tmp_path / "ws").exists()
 
 
+L1_HEADER = "beam,timestamp_fpga,timestamp_utc,dm,snr,tree_index,rfi_grade_level1,chunks"
+L1_GOOD = "17,{fpga},,50.0,12.0,1,9,{chunks}"
+L1_ROW_CASES: list[tuple[Case, str]] = [
+    (Case("l1-other-beam", "L1 event of another beam than its chunk folder", "served",
+          "holds beam 17"), "18,{fpga},,50.0,12.0,1,9,{chunks}"),
+    (Case("l1-before-chunks", "L1 FPGA count before the first chunk", "served",
+          "negative candidate time"), "17,0,,50.0,12.0,1,9,{chunks}"),
+    (Case("l1-tree-40", "L1 tree index 40", "served", "outside 0..16"),
+     "17,{fpga},,50.0,12.0,40,9,{chunks}"),
+    (Case("l1-grade-11", "L1 RFI grade 11", "served", "outside L1's 0..10"),
+     "17,{fpga},,50.0,12.0,1,11,{chunks}"),
+    (Case("l1-no-time", "L1 row with neither FPGA count nor UTC time", "served",
+          "neither timestamp_fpga nor timestamp_utc"), "17,,,50.0,12.0,1,9,{chunks}"),
+    (Case("l1-fpga-text", "L1 FPGA count not a number", "served", "is not a number"),
+     "17,soon,,50.0,12.0,1,9,{chunks}"),
+    (Case("l1-no-chunks", "L1 row naming a missing chunk folder", "served", "file not found"),
+     "17,{fpga},,50.0,12.0,1,9,{chunks}/../none"),
+]
+
+
+def _l1_list(tmp_path: Path, rows: list[str]) -> Path:
+    """A chunk folder of beam 17 (3 s of noise) and an L1 event list of ``rows`` about it
+    (``{fpga}``: the FPGA count 1 s in, ``{chunks}``: the folder)."""
+    from test_io_chime import SPAN, noise, stream
+
+    chunks = stream(noise(3), tmp_path / "beam0017", fpga_first=10 * SPAN)
+    fill = {"fpga": 10 * SPAN + 1017 * 384, "chunks": chunks}
+    lst = tmp_path / "events.csv"
+    lst.write_text(L1_HEADER + "\n" + "".join(r.format(**fill) + "\n" for r in rows))
+    return lst
+
+
+@pytest.mark.parametrize(("case", "row"), L1_ROW_CASES, ids=[c.id for c, _ in L1_ROW_CASES])
+def test_bad_l1_row_among_good(case: Case, row: str, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """As :func:`test_bad_row_among_good`, for a CHIME L1 event list of a chunk folder."""
+    from frbtriage.workspace import Workspace
+
+    lst = _l1_list(tmp_path, [L1_GOOD, row, L1_GOOD.replace(",1,9,", ",2,9,")])
+    ws = tmp_path / "ws"
+    assert cli.main(["prepare", "-w", str(ws), "-c", str(lst), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert case.expect in err and "line 3" in err
+    with Workspace.open(ws) as w:
+        assert len(w) == 2
+
+
+L1_LIST_CASES = [Case("l1-no-data", "L1 event list without chunks column or --data-file",
+                      "refused", "needs the chunk folder")]
+
+
+@pytest.mark.parametrize("case", L1_LIST_CASES, ids=[c.id for c in L1_LIST_CASES])
+def test_bad_l1_list(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lst = tmp_path / "events.csv"
+    lst.write_text("beam,timestamp_fpga,dm,snr,tree_index\n17,384,50,12,1\n")
+    assert cli.main(["prepare", "-w", str(tmp_path / "ws"), "-c", str(lst),
+                     "--no-progress"]) == 2
+    assert case.expect in _one_line(capsys.readouterr().err, lst)
+    assert not (tmp_path / "ws").exists()
+
+
 RANK_CASES = [Case("rank-width-40", "rank: width 40 among good rows", "served",
                    "absurd (limit 2**16)")]
 
@@ -607,6 +668,26 @@ def test_fuzz_heimdall(tmp_path_factory: pytest.TempPathFactory, text: str,
         pass
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.lists(_CELL, min_size=0, max_size=8), max_size=5),
+       header=st.sampled_from(["beam,timestamp_fpga,timestamp_utc,dm,snr,tree_index,"
+                               "rfi_grade_level1,chunks", "beam_no,fpga,dm,snr,tree_index",
+                               "beam,timestamp_utc,dm,tree_index"]),
+       lenient=st.booleans())
+def test_fuzz_l1_events(tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]],
+                        header: str, lenient: bool) -> None:
+    from frbtriage.io.chime_events import read_l1_events
+
+    folder = tmp_path_factory.mktemp("l1")
+    path = folder / "events.csv"
+    path.write_text(header + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    try:
+        out = read_l1_events(path, data_file=folder, rejected=[] if lenient else None)
+    except InputError:
+        return
+    assert not out  # the folder holds no chunks: no row can be served
+
+
 # ---------------------------------------------------------------- the later verbs
 
 
@@ -758,7 +839,8 @@ def test_bad_chime_chunk(case: Case, tmp_path: Path, capsys: pytest.CaptureFixtu
 def all_cases() -> list[Case]:
     """Every case of the matrix, in the order of the README table."""
     return ([c for c, _ in FILE_CASES] + DATA_CASES + CHANGE_CASES + FITS_CASES
-            + [c for c, _ in ROW_CASES] + LIST_CASES + RANK_CASES + STORE_CASES + DISK_CASES
+            + [c for c, _ in ROW_CASES] + LIST_CASES + [c for c, _ in L1_ROW_CASES]
+            + L1_LIST_CASES + RANK_CASES + STORE_CASES + DISK_CASES
             + [c for c, _ in VOTE_ROWS] + VOTE_FILES + INBOX_CASES + CHUNK_CASES)
 
 

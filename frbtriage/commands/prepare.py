@@ -14,9 +14,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", "-w", required=True, metavar="WS",
                    help="workspace folder (created when it holds no workspace)")
     p.add_argument("--candidates", "-c", required=True, metavar="FILE",
-                   help="candidate list: your/FETCH .csv or Heimdall .cand")
+                   help="candidate list: your/FETCH .csv, CHIME L1 event .csv or Heimdall .cand")
     p.add_argument("--data-file", metavar="FIL",
-                   help="the data file a Heimdall .cand list was searched from")
+                   help="the data file a Heimdall .cand list was searched from, or the CHIME "
+                        "chunk folder of an L1 event list (else its chunks column)")
     p.add_argument("--mask", choices=("file", "window", "none"), default="file",
                    help="spectral-kurtosis + IQRM bad-channel flags computed once per data "
                         "file (default), from each candidate's window, or not at all")

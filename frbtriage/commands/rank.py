@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("rank candidates by p(astro): INPUT is a your/FETCH .csv, a Heimdall .cand (with "
-        "--data-file) or FETCH .h5 files; writes a CSV sorted by p_astro with p_std and BALD")
+HELP = ("rank candidates by p(astro): INPUT is a your/FETCH .csv, a CHIME L1 event .csv, a "
+        "Heimdall .cand (with --data-file) or FETCH .h5 files; writes a CSV sorted by p_astro "
+        "with p_std and BALD")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of the verb."""
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="candidate list(s) (.csv your/FETCH, .cand Heimdall) or FETCH .h5 files")
+                   help="candidate list(s) (.csv your/FETCH or CHIME L1 events, .cand Heimdall) "
+                        "or FETCH .h5 files")
     p.add_argument("-o", "--output", required=True, metavar="RANKED.csv", help="output CSV")
     p.add_argument("--model", default=None, metavar="DIR",
                    help="model folder (default: the model shipped with frbtriage)")
     p.add_argument("--workspace", "-w", default=None, metavar="WS",
                    help="keep images and scores in this workspace (default: a temporary one)")
     p.add_argument("--data-file", metavar="FIL",
-                   help="the data file a Heimdall .cand list was searched from")
+                   help="the data file a Heimdall .cand list was searched from, or the CHIME "
+                        "chunk folder of an L1 event list (else its chunks column)")
     p.add_argument("--device", default=None,
                    help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--batch-size", type=int, default=256, help="scoring batch size (256)")

@@ -34,7 +34,7 @@ import io
 import math
 import numbers
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,6 +209,20 @@ def read_fetch_csv(path: str | os.PathLike[str],
     :class:`InputError` naming its line, or with ``rejected`` is appended there and skipped.
     """
     p = Path(path)
+    ps, header, reader = open_csv(p)
+    missing = [c for c in FETCH_REQUIRED if c not in header]
+    if missing:
+        raise InputError(
+            ps, f"CSV lacks column(s) {', '.join(missing)} (has: {', '.join(header) or 'none'})"
+        )
+    col = {name: header.index(name) for name in FETCH_COLUMNS if name in header}
+    return _served(ps, _FetchRows(ps, p.resolve(), reader, header, col), rejected)
+
+
+def open_csv(p: Path, lower: bool = False) -> tuple[str, list[str], Iterator[list[str]]]:
+    """``(path text, header names (stripped; lower-cased with ``lower``), reader of the rows
+    after it)`` of a candidate CSV; :class:`InputError` for a missing, non-UTF-8 or empty
+    file or an unreadable header line."""
     ps = _need_file(p)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -218,16 +232,30 @@ def read_fetch_csv(path: str | os.PathLike[str],
         raise InputError(ps, "empty file (expected a CSV header line)")
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [h.strip().lower() if lower else h.strip() for h in next(reader)]
     except csv.Error as err:
         raise InputError(ps, f"line 1: not a CSV header line ({err})") from None
-    missing = [c for c in FETCH_REQUIRED if c not in header]
-    if missing:
-        raise InputError(
-            ps, f"CSV lacks column(s) {', '.join(missing)} (has: {', '.join(header) or 'none'})"
-        )
-    col = {name: header.index(name) for name in FETCH_COLUMNS if name in header}
-    return _served(ps, _FetchRows(ps, p.resolve(), reader, header, col), rejected)
+    return ps, header, reader
+
+
+def csv_rows(ps: str, reader: Iterator[list[str]],
+             make: Callable[[list[str], int], Candidate]) -> Iterator[Candidate | InputError]:
+    """``make(row, line number)`` for each non-blank row of ``reader`` (a ``csv.reader``), or
+    the :class:`InputError` it raised, or one for an unreadable row."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # e.g. a field over the csv module's 128 KiB limit
+            yield InputError(ps, f"line {reader.line_num}: unreadable row ({err})")  # type: ignore[attr-defined]
+            continue
+        if not row or all(not f.strip() for f in row):
+            continue
+        try:
+            yield make(row, reader.line_num)  # type: ignore[attr-defined]
+        except InputError as err:
+            yield err
 
 
 class _FetchRows:
@@ -240,22 +268,7 @@ class _FetchRows:
         self.header, self.col = header, col
 
     def __iter__(self) -> Iterator[Candidate | InputError]:
-        reader = self.reader
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:  # e.g. a field over the csv module's 128 KiB limit
-                yield InputError(self.ps, f"line {reader.line_num}: unreadable row ({err})")  # type: ignore[attr-defined]
-                continue
-            if not row or all(not f.strip() for f in row):
-                continue
-            lineno = reader.line_num  # type: ignore[attr-defined]
-            try:
-                yield self.candidate(row, lineno)
-            except InputError as err:
-                yield err
+        return csv_rows(self.ps, self.reader, self.candidate)
 
     def candidate(self, row: list[str], lineno: int) -> Candidate:
         """Row ``row`` (at line ``lineno``) as a :class:`Candidate`; :class:`InputError`
@@ -433,17 +446,24 @@ def read_candidates(
     data_file: str | os.PathLike[str] | None = None,
     rejected: list[InputError] | None = None,
 ) -> list[Candidate]:
-    """Read a candidate list by suffix: ``.csv`` your/FETCH, ``.cand`` Heimdall.
+    """Read a candidate list by suffix: ``.csv`` your/FETCH or, when its header is one
+    (:func:`frbtriage.io.chime_events.is_l1_header`), a CHIME/FRB L1 event list; ``.cand``
+    Heimdall.
 
     A Heimdall file names no data file, so ``data_file`` is required for it (its header
-    gives ``tsamp``, used to turn samples into seconds). With ``rejected`` bad rows are
-    appended there and the rest served; if every row is bad, :class:`InputError` says so
-    with the first row's problem.
+    gives ``tsamp``, used to turn samples into seconds). An L1 event list takes its chunk
+    folder from ``data_file`` when given (every row), else from its ``chunks`` column. With
+    ``rejected`` bad rows are appended there and the rest served; if every row is bad,
+    :class:`InputError` says so with the first row's problem.
     """
     p = Path(path)
     suffix = p.suffix.lower()
     before = len(rejected) if rejected is not None else 0
-    if suffix == ".csv":
+    if suffix == ".csv" and _l1_list(p):
+        from frbtriage.io.chime_events import read_l1_events
+
+        out = read_l1_events(p, data_file, rejected)
+    elif suffix == ".csv":
         out = read_fetch_csv(p, rejected)
     elif suffix == ".cand":
         if data_file is None:
@@ -459,10 +479,23 @@ def read_candidates(
         raise InputError(
             os.fspath(p),
             f"unknown candidate list type {suffix or '(no suffix)'!r}: expected .csv "
-            "(your/FETCH) or .cand (Heimdall)",
+            "(your/FETCH, CHIME L1 events) or .cand (Heimdall)",
         )
     bad = rejected[before:] if rejected is not None else []
     if bad and not out:
         raise InputError(os.fspath(p), f"none of its {len(bad)} candidate rows can be used "
                                        f"(first: {bad[0].problem})")
     return out
+
+
+def _l1_list(path: Path) -> bool:
+    """True when the CSV at ``path`` has an L1 event list's header line (any problem reading
+    it: False, and the FETCH reader says what it is)."""
+    from frbtriage.io.chime_events import is_l1_header
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline(1 << 16)
+        return is_l1_header(next(csv.reader([first]), []))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False

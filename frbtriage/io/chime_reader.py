@@ -143,6 +143,24 @@ class ChunkReader:
         return np.asarray(starts, dtype=np.int64)
 
     @property
+    def fpga0(self) -> int:
+        """FPGA count of sample 0 (the earliest chunk's ``fpga0``)."""
+        return int(self._infos[0].fpga0)
+
+    @property
+    def fpga_counts_per_sample(self) -> int:
+        """FPGA counts per stream sample: ``fpga_counts_per_sample * binning`` (384 for
+        CHIME's 0.98304 ms)."""
+        return int(self._infos[0].fpga_counts_per_sample * self._infos[0].binning)
+
+    @property
+    def unix_start(self) -> float | None:
+        """Unix time (s) of sample 0, ``(frame0_nano + 2560 ns x fpga0) 1e-9``; None for
+        version 1 chunks (no ``frame0_nano``)."""
+        frame0 = next((i.frame0_nano for i in self._infos if i.frame0_nano), 0)
+        return (frame0 + FPGA_COUNT_NS * self.fpga0) * 1e-9 if frame0 else None
+
+    @property
     def chunk_files(self) -> list[str]:
         """The chunk files in stream order."""
         return [i.path for i in self._infos]
@@ -220,15 +238,19 @@ class ChunkReader:
     def read_ragged(self, start: int, count: NDArray[np.int64], out: NDArray[np.float32]
                     ) -> None:
         """Fill ``out[c, :count[c]]`` with in-stream samples ``[start, start + count[c])`` of
-        channel ``c``, as ``read(start, start + max(count)).data[c, :count[c]]`` would hold
-        them (masked samples: the channel's mean over the good samples of that whole
-        window, within float64 summation order), without decoding the rest.
+        channel ``c``, without decoding the rest. Good samples are what
+        ``read(start, start + max(count)).data[c, :count[c]]`` holds, bit for bit; masked
+        ones hold the channel's mean over the good samples it reads here (its first
+        ``count[c]``; all channels' mean over theirs for a channel with none, 0 when there
+        is none at all): :meth:`read`'s rule with the window each channel reads, so that
+        with every ``count[c] = max(count)`` the two agree.
 
         ``count`` ``(nchans,)`` int64 samples per channel; ``out`` ``(nchans, >= max(count))``
-        float32 with contiguous rows (the rest of each row is left as it was). Decodes chunk
-        by chunk with :func:`frbtriage.kernels.chunks.decode_ragged`: no memory beyond
-        ``out`` and the chunk cache; a second pass over the window reads only the channels
-        with a masked needed sample (all channels when one of them has no good sample)."""
+        float32 with contiguous rows (the rest of each row is left as it was). One pass:
+        :func:`frbtriage.kernels.chunks.decode_ragged` decodes chunk by chunk and sums the
+        good samples as it goes; only channels with a masked sample are visited again
+        (:func:`~frbtriage.kernels.chunks.fill_nan`), no memory beyond ``out`` and the
+        chunk cache."""
         from frbtriage.kernels.chunks import decode_ragged, fill_nan
 
         count = np.asarray(count, dtype=np.int64)
@@ -242,10 +264,11 @@ class ChunkReader:
         if not self._open:
             raise ValueError(f"{self.path}: reader is closed")
         nbad = np.zeros(nchans, dtype=np.int64)
+        sums = np.zeros(nchans, dtype=np.float64)
         for k, s0, _a, _b in self._touching(start, start + ncol):
             ch = self._chunk(k)
             decode_ragged(ch.data, ch.scales, ch.offsets, ch.rfi_mask, s0 - start, count, out,
-                          nbad)
+                          nbad, sums)
         for a, b in self.gaps:  # missing samples are masked
             x0, x1 = max(a, start) - start, min(b, start + ncol) - start
             if x1 <= x0:
@@ -256,7 +279,7 @@ class ChunkReader:
                 nbad[c] += n
         rows = np.flatnonzero(nbad)
         if rows.size:
-            fill_nan(out, count, rows, self._fill_levels(start, start + ncol, rows))
+            fill_nan(out, count, rows, _levels(sums, count - nbad, rows))
 
     def _touching(self, start: int, stop: int) -> list[tuple[int, int, int, int]]:
         """``(chunk, its first stream sample, a, b)`` for each chunk overlapping samples
@@ -268,32 +291,6 @@ class ChunkReader:
             out.append((int(k), s0, max(start, s0) - s0, min(stop, int(ends[k])) - s0))
         return out
 
-    def _good_sums(self, start: int, stop: int, rows: NDArray[np.int64]
-                   ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """Sum (float64) and number of the good samples of channels ``rows`` over stream
-        samples ``[start, stop)``, each ``(len(rows),)``."""
-        from frbtriage.kernels.chunks import good_sums
-
-        total = np.zeros(rows.size, dtype=np.float64)
-        n = np.zeros(rows.size, dtype=np.int64)
-        for k, _s0, a, b in self._touching(start, stop):
-            ch = self._chunk(k)
-            good_sums(ch.data, ch.scales, ch.offsets, ch.rfi_mask, a, b, rows, total, n)
-        return total, n
-
-    def _fill_levels(self, start: int, stop: int, rows: NDArray[np.int64]
-                     ) -> NDArray[np.float32]:
-        """:meth:`read`'s fill level of channels ``rows`` for window ``[start, stop)``: the
-        mean of each one's good samples, or of all channels' good samples for one with
-        none (0 when the window has none). ``(len(rows),)`` float32."""
-        total, n = self._good_sums(start, stop, rows)
-        level = total / np.maximum(n, 1)
-        if not n.all():
-            t_all, n_all = self._good_sums(start, stop,
-                                           np.arange(self.header.nchans, dtype=np.int64))
-            level[n == 0] = t_all.sum() / n_all.sum() if n_all.sum() else 0.0
-        return level.astype(np.float32)
-
     def seconds_to_samples(self, t0: float, t1: float) -> tuple[int, int]:
         """As :meth:`FilterbankReader.seconds_to_samples` (same rule, this header's tsamp)."""
         return FilterbankReader.seconds_to_samples(self, t0, t1)  # type: ignore[arg-type]
@@ -302,6 +299,18 @@ class ChunkReader:
         """Window ``[t0, t1)`` seconds from sample 0 (see :meth:`seconds_to_samples`)."""
         start, stop = self.seconds_to_samples(t0, t1)
         return self.read(start, stop)
+
+
+def _levels(sums: NDArray[np.float64], ngood: NDArray[np.int64], rows: NDArray[np.int64]
+            ) -> NDArray[np.float32]:
+    """Fill level of channels ``rows``: each one's mean good sample ``sums / ngood``, the
+    mean over all channels' good samples for one with none (0 when there is none), as
+    :func:`_fill_masked` computes it for a whole window. ``(len(rows),)`` float32."""
+    n = ngood[rows]
+    level = sums[rows] / np.maximum(n, 1)
+    if not n.all():
+        level[n == 0] = sums.sum() / ngood.sum() if ngood.sum() else 0.0
+    return level.astype(np.float32)
 
 
 def _fill_masked(data: NDArray[np.float32], good: NDArray[np.bool_]) -> None:

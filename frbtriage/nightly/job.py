@@ -254,17 +254,17 @@ def _ingest(ws: Workspace, ledger: Ledger, files: list[Path], cfg: NightlyConfig
             options: NightlyOptions, result: NightlyResult, clock: _Clock) -> None:
     """Stage 1 (see the module): the files the ledger does not know, through the executor."""
     from frbtriage.nightly.cluster import executor
-    from frbtriage.nightly.work import FileTask
+    from frbtriage.nightly.work import FileTask, source_stat
 
     known = ledger.known()
     tasks = []
     for p in files:
-        st = p.stat()
-        sha = ledger.cached_hash(str(p), st.st_size, st.st_mtime_ns)
+        size, mtime_ns = source_stat(p)
+        sha = ledger.cached_hash(str(p), size, mtime_ns)
         if sha in known:
             result.unchanged += 1
             continue
-        tasks.append(FileTask(path=str(p), size=st.st_size, mtime_ns=st.st_mtime_ns,
+        tasks.append(FileTask(path=str(p), size=size, mtime_ns=mtime_ns,
                               sha256=sha, known=known,
                               stored=frozenset(ws.known_keys([str(p)])),
                               search=cfg.search()))

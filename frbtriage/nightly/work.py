@@ -5,9 +5,16 @@ search) and makes their ``ft`` / ``dmt`` images. It only *reads*: the data file 
 every worker can see, and nothing of the workspace. The images and records go back to the
 calling process, the workspace's one writer (:mod:`frbtriage.nightly.job`).
 
-A candidate list *beside* a data file ``X.fil`` is ``X.csv`` (your/FETCH) or ``X.cand``
-(Heimdall), in that order; it describes ``X``: every row is taken as a candidate of ``X``
-(a FETCH CSV's ``file`` column is not consulted, so renaming both keeps them together).
+A candidate list *beside* a data file ``X.fil`` is ``X.csv`` (your/FETCH, or a CHIME L1
+event list) or ``X.cand`` (Heimdall), in that order; it describes ``X``: every row is taken
+as a candidate of ``X`` (a FETCH CSV's ``file`` column, an L1 list's ``chunks`` column, is
+not consulted, so renaming both keeps them together).
+
+A *CHIME chunk folder* (a folder holding ``*.msgpack`` chunks of one beam) is a data source
+like a file: its list lies beside it (``beam0017/`` -> ``beam0017.csv``), its size is its
+chunks' total, its modification time the latest of the folder's and its chunks', and its
+content hash is over each chunk's name and bytes in name order, so adding a chunk makes it
+new again. Chunks lying loose in the inbox itself are not picked up.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from numpy.typing import NDArray
 from frbtriage.db import CandidateKey, candidate_key
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import Candidate
+from frbtriage.io.chime_reader import CHUNK_SUFFIX
 from frbtriage.io.filterbank import PSRFITS_SUFFIXES, SIGPROC_SUFFIXES
 from frbtriage.search import SearchConfig
 from frbtriage.workspace import IMAGE_SHAPE, NewCandidate
@@ -38,29 +46,62 @@ _HASH_BLOCK = 1 << 22  # 4 MiB
 
 
 def data_files(inbox: str | os.PathLike[str]) -> list[Path]:
-    """The data files in the folder ``inbox`` and its subfolders (absolute, sorted);
-    :class:`InputError` when ``inbox`` is not a folder."""
+    """The data files and CHIME chunk folders in the folder ``inbox`` and its subfolders
+    (absolute, sorted); :class:`InputError` when ``inbox`` is not a folder."""
     root = Path(inbox).expanduser().resolve()
     if not root.is_dir():
         raise InputError(root, "the inbox is not a folder")
-    return sorted(p for p in root.rglob("*")
-                  if p.suffix.lower() in DATA_SUFFIXES and p.is_file() and
-                  not p.name.startswith("."))
+    found = set()
+    for p in root.rglob("*"):
+        if any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if p.suffix.lower() in DATA_SUFFIXES and p.is_file():
+            found.add(p)
+        elif p.suffix.lower() == CHUNK_SUFFIX and p.is_file():
+            found.add(p.parent)
+    found.discard(root)  # a beam's chunks go in a folder of their own, not loose in the inbox
+    return sorted(found)
+
+
+def _chunks_of(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() == CHUNK_SUFFIX and p.is_file())
+
+
+def source_stat(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(size in bytes, modification time ns)`` of a data file or chunk folder (see the
+    module); :class:`OSError` when it cannot be read."""
+    p = Path(path)
+    if not p.is_dir():
+        st = os.stat(p)
+        return st.st_size, st.st_mtime_ns
+    size, mtime = 0, os.stat(p).st_mtime_ns
+    for c in _chunks_of(p):
+        st = c.stat()
+        size += st.st_size
+        mtime = max(mtime, st.st_mtime_ns)
+    return size, mtime
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of the file's content, read in 4 MiB blocks."""
+    """SHA-256 (hex) of a file's content, read in 4 MiB blocks; of a chunk folder, over each
+    chunk's name, a NUL and its bytes, in name order."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_HASH_BLOCK):
-            h.update(block)
+    p = Path(path)
+    for f in _chunks_of(p) if p.is_dir() else [p]:
+        if p.is_dir():
+            h.update(f.name.encode() + b"\0")
+        with open(f, "rb") as fh:
+            while block := fh.read(_HASH_BLOCK):
+                h.update(block)
     return h.hexdigest()
 
 
 def candidate_list(path: Path) -> Path | None:
-    """The candidate list beside data file ``path`` (see the module), or None."""
+    """The candidate list beside data file or chunk folder ``path`` (see the module), or
+    None."""
     for suffix in LIST_SUFFIXES:
-        lst = path.with_suffix(suffix)
+        lst = path.parent / (path.name + suffix) if path.is_dir() else path.with_suffix(suffix)
         if lst.is_file():
             return lst
     return None
@@ -142,10 +183,10 @@ def process_file(task: FileTask) -> FileResult:
     except InputError as err:
         return _failed(res, err.problem)
     try:
-        st = os.stat(task.path)
+        now = source_stat(task.path)
     except OSError as err:
         return _failed(res, f"vanished while being read ({err.strerror or err})")
-    if (st.st_size, st.st_mtime_ns) != (task.size, task.mtime_ns):
+    if now != (task.size, task.mtime_ns):
         return _failed(res, "changed while being read (still being copied?); the next run "
                             "takes it")
     return res
