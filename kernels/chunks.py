@@ -111,20 +111,18 @@ def decode_ragged(data: NDArray[np.uint8], scales: NDArray[np.float32],
                   nbad: NDArray[np.int64], sums: NDArray[np.float64]) -> None:
     """Decode the samples of one chunk that each channel needs, into ``out`` in place.
 
-    Parameters
-    ----------
-    data : (nfreq, nt) uint8 chunk bytes; 0 and 255 are masked.
-    scales, offsets : (nfreq // nupfreq, nt // nt_per_packet) float32.
-    rfi : (nrfifreq, nt) bool, True = good (``nrfifreq`` divides ``nfreq``), or None.
-    shift : output column of chunk sample 0 (negative when the window starts inside the
-        chunk, beyond ``out``'s width when it ends before).
-    count : (nfreq,) int64 samples each output row needs (``<= out.shape[1]``).
-    out : (nfreq, ncol) float32, rows C-contiguous; only the needed cells the chunk covers
-        are written: ``out[c, shift + t] = offsets[c // nupfreq, t // nt_per_packet] +
-        scales[...] * data[c, t]`` for ``0 <= shift + t < count[c]``, NaN when masked.
-    nbad : (nfreq,) int64, incremented by the masked samples written per row.
-    sums : (nfreq,) float64, incremented by the sum of the good samples written per row
-        (each row's in sample order, from 0.0 for this chunk, then added).
+    ``data`` ``(nfreq, nt)`` uint8 chunk bytes (0 and 255 are masked); ``scales``,
+    ``offsets`` ``(nfreq // nupfreq, nt // nt_per_packet)`` float32; ``rfi``
+    ``(nrfifreq, nt)`` bool, True = good (``nrfifreq`` divides ``nfreq``), or None; ``shift``
+    the output column of chunk sample 0 (negative when the window starts inside the chunk,
+    beyond ``out``'s width when it ends before); ``count`` ``(nfreq,)`` int64, the samples
+    each output row needs (``<= out.shape[1]``). ``out`` ``(nfreq, ncol)`` float32 with
+    C-contiguous rows: only the needed cells the chunk covers are written,
+    ``out[c, shift + t] = offsets[c // nupfreq, t // nt_per_packet] + scales[...] *
+    data[c, t]`` for ``0 <= shift + t < count[c]``, NaN when masked. ``nbad`` ``(nfreq,)``
+    int64 is incremented by the masked samples written per row, ``sums`` ``(nfreq,)``
+    float64 by the sum of the good samples written per row (each row's in sample order,
+    from 0.0 for this chunk, then added).
     """
     rfi = _check_chunk(data, scales, offsets, rfi)
     count = np.asarray(count, dtype=np.int64)
