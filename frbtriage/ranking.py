@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -24,16 +23,25 @@ from numpy.typing import NDArray
 
 from frbtriage import db
 from frbtriage.errors import InputError
-from frbtriage.io.candidates import Candidate
+from frbtriage.io.candidates import (
+    FETCH_COLUMNS,
+    HEIMDALL_COLUMNS,
+    Candidate,
+    float_text,
+    log2_text,
+)
 from frbtriage.safe_write import write_text
 from frbtriage.workspace import IMAGE_SHAPE, NewCandidate, Workspace
 
 if TYPE_CHECKING:
     from frbtriage.model.config import LoadedModel
 
-#: Columns of the ranked CSV: the your/FETCH candidate columns, then the scores.
-COLUMNS = ("file", "snr", "stime", "width", "dm", "label", "p_astro", "p_std", "bald",
-           "model_version")
+#: Columns of the ranked CSV: the your/FETCH candidate columns, the Heimdall columns (only
+#: when a Heimdall list is among the inputs), then the scores.
+LIST_COLUMNS = FETCH_COLUMNS
+HEIMDALL_ONLY = tuple(c for c in HEIMDALL_COLUMNS if c not in FETCH_COLUMNS)
+SCORE_COLUMNS = ("p_astro", "p_std", "bald", "model_version")
+COLUMNS = LIST_COLUMNS + SCORE_COLUMNS
 
 _H5_SUFFIXES = (".h5", ".hdf5")
 
@@ -196,8 +204,27 @@ def rank_candidates(inputs: Sequence[str | os.PathLike[str]], model: LoadedModel
                       unprepared=unprepared, rejected=given.rejected)
 
 
-def _g(x: float) -> str:
-    return f"{x:.6g}"
+def _derived(c: Candidate, column: str) -> str:
+    """The cell of ``column`` for a candidate that has no list text for it (a FETCH ``.h5``,
+    or a Heimdall row's ``stime``, ``width``, ``file``): floats in full precision."""
+    if column == "file":
+        return c.file
+    if column == "stime":
+        return float_text(c.tcand)
+    if column == "width":
+        return log2_text(int(c.width))
+    if column in ("snr", "dm"):
+        return float_text(getattr(c, column))
+    if column == "label":
+        return "" if c.label is None else str(int(c.label))
+    return ""  # chan_mask_path, num_files and Heimdall's columns: not known
+
+
+def _cell(c: Candidate, column: str) -> str:
+    """The list's own text of ``column`` when the candidate came from a list with it, else
+    :func:`_derived`."""
+    text = c.text(column)
+    return text if text is not None else _derived(c, column)
 
 
 def check_csv_path(path: str | os.PathLike[str]) -> Path:
@@ -210,20 +237,25 @@ def check_csv_path(path: str | os.PathLike[str]) -> Path:
 
 
 def write_ranked_csv(path: str | os.PathLike[str], result: RankResult) -> Path:
-    """Write ``result`` as the ranked CSV (:data:`COLUMNS`), safely replacing ``path``.
+    """Write ``result`` as the ranked CSV, safely replacing ``path``; returns ``path``.
 
-    ``stime`` is ``tcand`` in s with 7 decimals; ``width`` log2 samples; ``snr``, ``width``
-    and ``dm`` 6 significant digits; ``label`` 0/1 or empty; scores 6 decimals; the score
-    cells of an unscored row are empty. Returns ``path``.
+    Columns: :data:`LIST_COLUMNS` (your/FETCH), then :data:`HEIMDALL_ONLY` when a Heimdall
+    row is among them, then :data:`SCORE_COLUMNS`. Each input column holds the list's own
+    text exactly as read (a DM of ``1220.073`` stays ``1220.073``, a relative ``file`` stays
+    relative), so the output joins back to the input; values the input did not hold as text
+    (FETCH ``.h5`` inputs, a Heimdall row's ``file``, ``stime`` and log2 ``width``) are
+    written in full float precision (``repr``), ``label`` 0/1 or empty. Scores have 6
+    decimals; the score cells of an unscored row are empty.
     """
     out = check_csv_path(path)
+    heimdall = any(r.candidate.text("sample") is not None for r in result.rows)
+    listed = LIST_COLUMNS + (HEIMDALL_ONLY if heimdall else ())
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+    w.writerow(listed + SCORE_COLUMNS)
     for row in result.rows:
         c, sc = row.candidate, row.score
-        cells = [c.file, _g(c.snr), f"{c.tcand:.7f}", _g(math.log2(c.width)), _g(c.dm),
-                 "" if c.label is None else str(int(c.label))]
+        cells = [_cell(c, column) for column in listed]
         cells += ([f"{sc.p_astro:.6f}", f"{sc.p_std:.6f}", f"{sc.bald:.6f}", result.model_version]
                   if sc is not None else ["", "", "", ""])
         w.writerow(cells)

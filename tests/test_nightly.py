@@ -94,8 +94,38 @@ def test_report_has_its_plots_and_facts(tmp_path: Path, sims: dict[int, Path]) -
     assert summary["files"] == {"processed": 1, "known": 0, "failed": 0, "unchanged": 0}
     assert summary["candidates"]["added"] == sum(summary["p_astro_histogram"]["new"])
     assert summary["model"]["promoted"] is False and summary["model"]["live"]
-    assert {"ingest", "score", "queue", "aggregate", "retrain"} <= set(summary["timings_s"])
+    assert {"start", "ingest", "store", "stop", "score", "queue", "aggregate",
+            "retrain"} <= set(summary["timings_s"])
+    assert summary["timings_s"]["store"] <= summary["timings_s"]["ingest"]
+    assert [w["error"] for w in summary["warm_up"]] == [""]
     assert summary["exit_code"] == 0
+
+
+def test_in_process_files_use_this_threads_numba_setting(tmp_path: Path,
+                                                           sims: dict[int, Path]) -> None:
+    import numba
+
+    inbox = make_inbox(tmp_path / "inbox", sims, SEEDS[:1])
+    res = run_nightly(tmp_path / "ws", inbox, QUIET)
+    assert [f.threads for f in res.files] == [numba.get_num_threads()]
+    assert [w.threads for w in res.warm_up] == [numba.get_num_threads()]
+
+
+@pytest.mark.parametrize(("numba_threads", "workers", "share"),
+                         [(2, 1, "2"), (2, 2, "1"), (2, 3, "1"), (16, 4, "4"), (1, 2, "1")])
+def test_local_workers_share_the_numba_threads(monkeypatch: pytest.MonkeyPatch,
+                                               numba_threads: int, workers: int,
+                                               share: str) -> None:
+    """2 workers each running 2-thread kernels on 2 cores ran slower than one (issue 11)."""
+    import numba
+
+    from frbtriage.nightly.cluster import local_worker_env
+
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", numba_threads)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert local_worker_env(workers) == {"NUMBA_NUM_THREADS": share}
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # e.g. taskset -c 0
+    assert local_worker_env(workers) == {"NUMBA_NUM_THREADS": "1"}
 
 
 def test_a_broken_file_is_named_and_skipped(tmp_path: Path, sims: dict[int, Path],
@@ -235,3 +265,10 @@ def test_dask_local_cluster_with_two_workers(tmp_path: Path,
     workers = {f.worker for f in res.files}
     assert all(w.split(":")[1] != str(os.getpid()) for w in workers)  # not this process
     assert np.isfinite(res.timings["worker_images"])
+    # each worker warmed up once before the files, and its kernels got half the threads
+    import numba
+
+    share = max(1, min(numba.config.NUMBA_NUM_THREADS, len(os.sched_getaffinity(0))) // 2)
+    assert len({w.worker for w in res.warm_up}) == 2 and workers <= {w.worker for w in res.warm_up}
+    assert {w.threads for w in res.warm_up} == {f.threads for f in res.files} == {share}
+    assert all(not w.error for w in res.warm_up)

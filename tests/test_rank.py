@@ -61,8 +61,8 @@ def test_rank_fetch_h5_files(tmp_path: Path, toy_model: Path) -> None:
     out = tmp_path / "ranked.csv"
     assert main(["rank", *paths, "-o", str(out), "--model", str(toy_model)]) == 0
     rows = read_csv(out)
-    assert list(rows[0]) == ["file", "snr", "stime", "width", "dm", "label", "p_astro", "p_std",
-                             "bald", "model_version"]
+    assert list(rows[0]) == ["file", "snr", "stime", "width", "dm", "label", "chan_mask_path",
+                             "num_files", "p_astro", "p_std", "bald", "model_version"]
     assert len(rows) == 6
     p = np.array([float(r["p_astro"]) for r in rows])
     assert np.all(np.diff(p) <= 0), "sorted by p_astro descending"
@@ -153,6 +153,9 @@ def test_shipped_model_ranks_data_samples(tmp_path: Path, samples_dir: Path) -> 
     rows = read_csv(out)
     n_in = sum(1 for _ in open(cands)) - 1
     assert len(rows) == n_in
+    given = read_csv(cands)  # the list's columns come back exactly as written (issue 14)
+    assert sorted(tuple(r[k] for k in given[0]) for r in rows) == \
+        sorted(tuple(r.values()) for r in given)
     scored = [r for r in rows if r["p_astro"]]
     p = np.array([float(r["p_astro"]) for r in scored])
     lab = np.array([int(r["label"]) for r in scored])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 
 from frbtriage import db
 from frbtriage.errors import InputError
-from frbtriage.io.candidates import Candidate
+from frbtriage.io.candidates import HEIMDALL_COLUMNS, Candidate, read_heimdall
 from frbtriage.io.fetch_h5 import write_fetch_h5
 from frbtriage.model.config import ModelConfig, load_model, save_model
 from frbtriage.model.network import Architecture, EnsembleCNN
@@ -18,12 +20,14 @@ from frbtriage.ranking import (
     RankOptions,
     RankResult,
     rank_candidates,
+    read_rank_inputs,
     write_ranked_csv,
 )
 
 
 def test_ranked_csv_bytes(tmp_path: Path) -> None:
-    """Column order, number formats and quoting as the first release of ``rank`` wrote them."""
+    """Column order, number formats and quoting of records without list text (FETCH .h5
+    inputs): floats in full precision, so nothing is rounded away."""
     a = Candidate(file='/d/a,"b".fil', tcand=1.25, dm=100.123456789, width=8, snr=12.3456789,
                   label=1)
     b = Candidate(file="/d/b.fil", tcand=3.0, dm=0.5, width=1, snr=7.0)
@@ -31,12 +35,53 @@ def test_ranked_csv_bytes(tmp_path: Path) -> None:
                               RankedRow(b, None)], model_version="v1")
     out = write_ranked_csv(tmp_path / "sub" / "r.csv", result)
     assert out.read_bytes() == (
-        b"file,snr,stime,width,dm,label,p_astro,p_std,bald,model_version\n"
-        b'"/d/a,""b"".fil",12.3457,1.2500000,3,100.123,1,0.987654,0.012300,0.000450,v1\n'
-        b"/d/b.fil,7,3.0000000,0,0.5,,,,,\n")
+        b"file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,bald,"
+        b"model_version\n"
+        b'"/d/a,""b"".fil",12.3456789,1.25,3,100.123456789,1,,,0.987654,0.012300,0.000450,v1\n'
+        b"/d/b.fil,7.0,3.0,0,0.5,,,,,,,\n")
     assert result.n_scored == 1
     with pytest.raises(InputError, match="is a folder"):
         write_ranked_csv(tmp_path, result)
+
+
+def _scored(cands: list[Candidate]) -> RankResult:
+    return RankResult(rows=[RankedRow(c, db.ScoreRow(i, "v1", 0.5, 0.1, 0.01))
+                            for i, c in enumerate(cands)], model_version="v1")
+
+
+def test_ranked_csv_writes_list_columns_back_as_read(tmp_path: Path) -> None:
+    """Issue 14: a your/FETCH list's columns come back byte for byte (1220.073 is not
+    rounded to 1220.07, 0.00098304e3 keeps its spelling, a relative file stays relative), so
+    the output joins to the user's own table."""
+    lines = ["obs.fil,12.3456789,0.00098304e3,3,1220.073,-1,,1",
+             "sub/b.fil,7.000,12.5,0,0.5,1,mask.txt,2",
+             '"a,b.fil",1e1,1.0000001,1.0,99.99999999,0,,1']
+    lst = tmp_path / "c.csv"
+    lst.write_text("file,snr,stime,width,dm,label,chan_mask_path,num_files\n"
+                   + "\n".join(lines) + "\n")
+    given = read_rank_inputs([lst])
+    out = write_ranked_csv(tmp_path / "r.csv", _scored([c for _, c in given.listed]))
+    got = out.read_text().splitlines()
+    assert got[0] == ("file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,"
+                      "bald,model_version")
+    for line, row in zip(lines, got[1:], strict=True):
+        assert row == line + ",0.500000,0.100000,0.010000,v1"
+
+
+def test_ranked_csv_writes_heimdall_columns_back_as_read(tmp_path: Path) -> None:
+    lines = ["12.3456789\t1017\t0.99975168\t3\t42\t1220.073\t5\t1010\t1017",
+             "7.5  2034  1.99950336  0  0  0.00098304e3  1  2034  2034  7"]  # a beam column
+    cand = tmp_path / "h.cand"
+    cand.write_text("\n".join(lines) + "\n")
+    cands = read_heimdall(cand, tmp_path / "obs.fil", tsamp=0.00098304)
+    got = list(csv.DictReader(io.StringIO(
+        write_ranked_csv(tmp_path / "r.csv", _scored(cands)).read_text())))
+    assert list(got[0])[8:15] == ["sample", "time", "filter", "dm_trial", "members", "first",
+                                  "last"]
+    for line, row in zip(lines, got, strict=True):
+        assert [row[c] for c in HEIMDALL_COLUMNS] == line.split()[:9]
+    assert got[0]["file"] == str(tmp_path / "obs.fil") and got[0]["width"] == "3"
+    assert float(got[0]["stime"]) == 1017 * 0.00098304  # from sample x tsamp, full precision
 
 
 def test_rank_candidates_from_python(tmp_path: Path) -> None:

@@ -25,6 +25,10 @@ Choices made here, so that every reader behaves the same:
   An empty Heimdall ``.cand`` file is an empty list: that is how Heimdall reports "nothing".
 * Files are written to a temporary name in the same folder and then renamed, so a failed
   write never leaves a half-written list behind.
+* A candidate read from a list keeps the list's own text of each column it knows
+  (:data:`FETCH_COLUMNS` present in the header; all :data:`HEIMDALL_COLUMNS`) in
+  ``Candidate.columns``, so that ``rank`` can write them back byte for byte (a DM of
+  ``1220.073`` stays ``1220.073``) and users can join its output to their own tables.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from frbtriage.errors import InputError
@@ -74,6 +78,9 @@ class Candidate:
         snr: signal-to-noise ratio reported by the search.
         label: 1 astrophysical, 0 RFI/noise, None unknown.
         origin: where the record came from, e.g. ``"fetch_csv:/path/cands.csv:12"``.
+        columns: the list's own text of each known column it read, ``(name, text)``
+            (empty when the record did not come from a list); not part of equality.
+            :meth:`text` looks one up.
     """
 
     file: str
@@ -83,6 +90,14 @@ class Candidate:
     snr: float
     label: int | None = None
     origin: str = ""
+    columns: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def text(self, column: str) -> str | None:
+        """The list's text of ``column`` as read (None: the record has no such column)."""
+        for name, text in self.columns:
+            if name == column:
+                return text
+        return None
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -169,7 +184,7 @@ def _need_file(path: Path) -> str:
     return p
 
 
-def _fmt(x: float) -> str:
+def float_text(x: float) -> str:
     """Shortest text that reads back as the same float."""
     return repr(float(x))
 
@@ -296,7 +311,8 @@ class _FetchRows:
         f = Path(file_text).expanduser()
         file_abs = f if f.is_absolute() else self.resolved.parent / f
         return Candidate(file=os.path.normpath(file_abs), tcand=tcand, dm=dm, width=width,
-                         snr=snr, label=label, origin=f"fetch_csv:{self.resolved}:{lineno}")
+                         snr=snr, label=label, origin=f"fetch_csv:{self.resolved}:{lineno}",
+                         columns=tuple((name, row[i]) for name, i in col.items()))
 
 
 def _relative_for(csv_path: Path, data_file: str) -> str:
@@ -324,10 +340,10 @@ def write_fetch_csv(path: str | os.PathLike[str], cands: Iterable[Candidate]) ->
         w.writerow(
             [
                 _relative_for(p, c.file),
-                _fmt(c.snr),
-                _fmt(c.tcand),
+                float_text(c.snr),
+                float_text(c.tcand),
                 log2_text(int(c.width)),
-                _fmt(c.dm),
+                float_text(c.dm),
                 -1 if c.label is None else int(c.label),
                 "",
                 1,
@@ -399,7 +415,8 @@ def _heimdall_row(ps: str, where: str, fields: list[str], tsamp: float | None, d
     if sample < 0:
         raise InputError(ps, f"{where}, column 'sample': negative sample {sample}")
     return Candidate(file=data, tcand=float(tcand), dm=v["dm"], width=width, snr=v["snr"],
-                     label=None, origin=origin)
+                     label=None, origin=origin,
+                     columns=tuple(zip(HEIMDALL_COLUMNS, fields, strict=False)))
 
 
 def write_heimdall(path: str | os.PathLike[str], cands: Sequence[Candidate], tsamp: float) -> None:
@@ -425,10 +442,10 @@ def write_heimdall(path: str | os.PathLike[str], cands: Sequence[Candidate], tsa
                 [
                     f"{c.snr:.6g}",
                     str(sample),
-                    _fmt(c.tcand),
+                    float_text(c.tcand),
                     str(int(lg)),
                     str(trial[c.dm]),
-                    _fmt(c.dm),
+                    float_text(c.dm),
                     "1",
                     str(max(sample - int(c.width) + 1, 0)),
                     str(sample),

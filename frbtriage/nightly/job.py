@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from frbtriage.nightly.cluster import Executor
     from frbtriage.nightly.config import NightlyConfig
     from frbtriage.nightly.ledger import Ledger
-    from frbtriage.nightly.work import FileResult, FileTask
+    from frbtriage.nightly.work import FileResult, FileTask, WarmUp
     from frbtriage.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ class FileOutcome:
     ``"known"`` (same content finished before, under this or another name) or ``"failed"``
     (``error`` says why; retried next run). ``found`` candidates listed or found, ``added``
     new rows (``ids``), ``already`` stored before, ``skipped`` candidates that could not be
-    imaged and why; ``seconds`` per step on the worker; ``worker`` host:pid."""
+    imaged and why; ``seconds`` per step on the worker; ``worker`` host:pid; ``threads``
+    the Numba threads its kernels used there."""
 
     path: str
     status: str
@@ -102,6 +103,7 @@ class FileOutcome:
     error: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     worker: str = ""
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,11 @@ class NightlyResult:
     knew by path, size and mtime (not read); ``scored`` candidates newly scored (all
     models); ``queue`` the queue's state in words; ``new_labels`` aggregated labels beyond
     those of the last retrained model; ``retrain`` its result (None: not run,
-    ``retrain_note`` says why); ``timings`` seconds per stage (``worker_*``: summed over
-    files on the workers)."""
+    ``retrain_note`` says why); ``timings`` seconds per stage: ``start`` the executor
+    started and warmed up, ``ingest`` the files from the first submitted to the last
+    stored (``store`` of it: this process appending), ``stop`` the executor shut down,
+    ``worker_*`` summed over files on the workers; ``warm_up`` what each worker's warm-up
+    did (:class:`frbtriage.nightly.work.WarmUp`; empty when there were no files)."""
 
     workspace: Path
     inbox: Path
@@ -145,6 +150,7 @@ class NightlyResult:
     retrain: RetrainResult | None = None
     retrain_note: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    warm_up: list[WarmUp] = field(default_factory=list)
     finished: dt.datetime | None = None
     report_dir: Path | None = None
 
@@ -198,8 +204,11 @@ class _Clock:
         self.hooks = hooks
 
     @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        self.hooks.stage(name)
+    def __call__(self, name: str, announce: bool = True) -> Iterator[None]:
+        """Time the block as ``name`` (added up over calls); ``announce``: tell the hooks
+        that stage ``name`` starts."""
+        if announce:
+            self.hooks.stage(name)
         t0 = time.perf_counter()
         try:
             yield
@@ -254,7 +263,7 @@ def _ingest(ws: Workspace, ledger: Ledger, files: list[Path], cfg: NightlyConfig
             options: NightlyOptions, result: NightlyResult, clock: _Clock) -> None:
     """Stage 1 (see the module): the files the ledger does not know, through the executor."""
     from frbtriage.nightly.cluster import executor
-    from frbtriage.nightly.work import FileTask, source_stat
+    from frbtriage.nightly.work import FileTask, WarmUp, source_stat, warm_up
 
     known = ledger.known()
     tasks = []
@@ -268,10 +277,17 @@ def _ingest(ws: Workspace, ledger: Ledger, files: list[Path], cfg: NightlyConfig
                               sha256=sha, known=known,
                               stored=frozenset(ws.known_keys([str(p)])),
                               search=cfg.search()))
-    with clock("ingest"), executor(options.workers, options.dask_address) as ex:
+    with contextlib.ExitStack() as stack:
+        with clock("start", announce=False):
+            ex = stack.enter_context(executor(options.workers, options.dask_address))
+            if tasks:
+                result.warm_up = [w for w in ex.warm(warm_up) if isinstance(w, WarmUp)]
         result.executor = ex.description
         clock.hooks.files_listed(len(files), len(tasks), ex.description)
-        _store_all(ws, ledger, ex, tasks, cfg.batch_size, result, clock.hooks)
+        with clock("ingest"):
+            _store_all(ws, ledger, ex, tasks, cfg.batch_size, result, clock)
+        with clock("stop", announce=False):
+            stack.close()
     for f in result.files:
         for step, s in f.seconds.items():
             key = f"worker_{step}"
@@ -279,8 +295,9 @@ def _ingest(ws: Workspace, ledger: Ledger, files: list[Path], cfg: NightlyConfig
 
 
 def _store_all(ws: Workspace, ledger: Ledger, ex: Executor, tasks: list[FileTask],
-               batch_size: int, result: NightlyResult, hooks: NightlyProgress) -> None:
-    """Store each file's result as it comes back (this process is the only writer)."""
+               batch_size: int, result: NightlyResult, clock: _Clock) -> None:
+    """Store each file's result as it comes back (this process is the only writer; with
+    Dask the workers go on with the next files meanwhile); the time it takes is ``store``."""
     from frbtriage.nightly.work import process_file
 
     for task, res in ex.run(process_file, tasks):
@@ -288,11 +305,12 @@ def _store_all(ws: Workspace, ledger: Ledger, ex: Executor, tasks: list[FileTask
             log.error("%s: %s", task.path, res, exc_info=res)
             outcome = FileOutcome(task.path, "failed", error=f"{type(res).__name__}: {res}")
         else:
-            outcome = _store(ws, ledger, res, batch_size)
+            with clock("store", announce=False):
+                outcome = _store(ws, ledger, res, batch_size)
         if outcome.status == "failed":
             log.warning("%s: skipped: %s", outcome.path, outcome.error)
         result.files.append(outcome)
-        hooks.file_done(outcome)
+        clock.hooks.file_done(outcome)
 
 
 def _store(ws: Workspace, ledger: Ledger, res: FileResult, batch_size: int) -> FileOutcome:
@@ -302,7 +320,8 @@ def _store(ws: Workspace, ledger: Ledger, res: FileResult, batch_size: int) -> F
 
     base = FileOutcome(res.path, res.status, sha256=res.sha256, source=res.source,
                        found=res.found, already=res.already, skipped=tuple(res.skipped),
-                       error=res.error, seconds=dict(res.seconds), worker=res.worker)
+                       error=res.error, seconds=dict(res.seconds), worker=res.worker,
+                       threads=res.threads)
     if res.status == "failed":
         return base
     if res.status == "known" or res.sha256 in ledger.known():  # the same content twice

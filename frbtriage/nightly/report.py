@@ -97,6 +97,7 @@ def summarise(ws: Workspace, result: NightlyResult, scores: dict[int, Any],
                   "retrained_metrics": rt.candidate_metrics if rt else None,
                   "live_metrics_same_set": rt.live_metrics if rt else None},
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "warm_up": [dataclasses.asdict(w) for w in result.warm_up],
     }
 
 

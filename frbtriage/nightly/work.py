@@ -15,6 +15,10 @@ like a file: its list lies beside it (``beam0017/`` -> ``beam0017.csv``), its si
 chunks' total, its modification time the latest of the folder's and its chunks', and its
 content hash is over each chunk's name and bytes in name order, so adding a chunk makes it
 new again. Chunks lying loose in the inbox itself are not picked up.
+
+On a Dask worker, a file's Numba kernels use :func:`task_threads` threads (the worker's
+Numba threads shared among the tasks it runs at once); :func:`warm_up` loads the code before
+the first file.
 """
 
 from __future__ import annotations
@@ -133,8 +137,10 @@ class FileResult:
     ``"search"`` or the candidate list's path; ``found`` candidates listed or found;
     ``already`` of them stored before; ``candidates`` the rest that could be imaged, with
     ``ft`` and ``dmt`` ``(len(candidates), 256, 256)`` float32; ``skipped`` why the others
-    could not; ``seconds`` wall time per step (``hash``, ``candidates``, ``images``);
-    ``worker`` host and pid that did it.
+    could not; ``seconds`` wall time per step (``hash``, ``candidates``, ``images``) and
+    ``cpu``, the process's CPU seconds over the file (all its threads: on a worker that runs
+    one file at a time, the file's; far below the wall time, the cores were busy elsewhere);
+    ``worker`` host and pid that did it, ``threads`` the Numba threads its kernels used.
     """
 
     path: str
@@ -154,6 +160,91 @@ class FileResult:
     error: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     worker: str = ""
+    threads: int = 0
+
+
+def process_threads() -> int:
+    """The Numba threads this process may use: ``NUMBA_NUM_THREADS`` (the machine's cores
+    unless set), at most the cores it may run on (a SLURM job's or ``taskset``'s share)."""
+    import numba
+
+    n = int(numba.config.NUMBA_NUM_THREADS)
+    try:
+        return max(1, min(n, len(os.sched_getaffinity(0))))
+    except AttributeError:  # no sched_getaffinity (macOS)
+        return max(1, n)
+
+
+def task_threads() -> int | None:
+    """On a Dask worker: the Numba threads for one of its tasks, the worker's
+    :func:`process_threads` shared among the ``nthreads`` tasks it runs at once (at least
+    1); None outside a Dask worker."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # no Dask, or not in a worker
+        return None
+    return max(1, process_threads() // max(1, int(worker.state.nthreads)))
+
+
+def _use_task_threads() -> int:
+    """Let the Numba kernels called from this thread use :func:`task_threads` threads (on a
+    Dask worker; elsewhere as set); the number they will use. Numba's setting is per thread,
+    so this runs in the thread that calls the kernels."""
+    import numba
+
+    n = task_threads()
+    if n is not None:
+        numba.set_num_threads(n)
+    return int(numba.get_num_threads())
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """What :func:`warm_up` did: on ``worker`` (host:pid), in ``seconds``, with ``threads``
+    Numba threads; ``error`` why it could not finish (empty: it did)."""
+
+    worker: str
+    seconds: float
+    threads: int
+    error: str = ""
+
+
+_warmed = False  # this process has loaded the per-file code (warm_up finished once)
+
+
+def warm_up() -> WarmUp:
+    """Import the per-file code and load its Numba kernels (compiled, or from Numba's cache)
+    by searching and imaging a tiny simulated file (64 channels x 3 s) in a temporary
+    folder, in this thread with the threads a file gets, so that the first real file pays
+    none of it; once per process (a second call only sets the threads). A file system
+    problem is noted in ``error``, not raised (the files then pay the loading themselves)."""
+    global _warmed
+    import tempfile
+
+    from frbtriage.io.candidates import read_candidates
+    from frbtriage.search import search_file
+    from frbtriage.simulate import simulate_observation
+
+    t0 = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    threads = _use_task_threads()
+    error = ""
+    if _warmed:
+        return WarmUp(worker, time.perf_counter() - t0, threads)
+    try:
+        with tempfile.TemporaryDirectory(prefix="frbtriage-warm-") as tmp:
+            sim = simulate_observation(Path(tmp) / "sim", minutes=0.05, nchan=64, seed=0,
+                                       n_bursts=1, dm_range=(20, 40))
+            search_file(sim.fil_path, config=SearchConfig(dm_max=50.0))
+            fil = str(sim.fil_path)
+            _images(fil, read_candidates(sim.candidates_path),
+                    FileResult(path=fil, size=0, mtime_ns=0))
+        _warmed = True
+    except (OSError, InputError) as err:
+        error = str(err)
+    return WarmUp(worker, time.perf_counter() - t0, threads, error)
 
 
 def process_file(task: FileTask) -> FileResult:
@@ -161,8 +252,9 @@ def process_file(task: FileTask) -> FileResult:
     (an unreadable, truncated or malformed file or list) gives ``status="failed"`` with the
     reason; it never raises for it."""
     res = FileResult(path=task.path, size=task.size, mtime_ns=task.mtime_ns,
-                     worker=f"{socket.gethostname()}:{os.getpid()}")
-    t0 = time.perf_counter()
+                     worker=f"{socket.gethostname()}:{os.getpid()}",
+                     threads=_use_task_threads())
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         res.sha256 = task.sha256 or file_sha256(task.path)
     except OSError as err:
@@ -180,6 +272,7 @@ def process_file(task: FileTask) -> FileResult:
         t1 = time.perf_counter()
         _images(task.path, fresh, res)
         res.seconds["images"] = time.perf_counter() - t1
+        res.seconds["cpu"] = time.process_time() - cpu0
     except InputError as err:
         return _failed(res, err.problem)
     try:
