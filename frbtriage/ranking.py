@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 LIST_COLUMNS = FETCH_COLUMNS
 HEIMDALL_ONLY = tuple(c for c in HEIMDALL_COLUMNS if c not in FETCH_COLUMNS)
 SCORE_COLUMNS = ("p_astro", "p_std", "bald", "model_version")
-COLUMNS = LIST_COLUMNS + SCORE_COLUMNS
+#: The dispersion-law check (:mod:`frbtriage.dispersion`): the sweep's exponent and its error.
+CHECK_COLUMNS = ("dispersion_index", "dispersion_err")
+COLUMNS = LIST_COLUMNS + SCORE_COLUMNS + CHECK_COLUMNS
 
 _H5_SUFFIXES = (".h5", ".hdf5")
 
@@ -71,19 +73,28 @@ class RankOptions:
 @dataclass(frozen=True)
 class H5Candidate:
     """A candidate read from a FETCH ``.h5`` file, its images conformed to the workspace's
-    ``(256, 256)`` (:func:`frbtriage.io.fetch_h5.conform_images`)."""
+    ``(256, 256)`` (:func:`frbtriage.io.fetch_h5.conform_images`), and the ``ft`` image's
+    ``axes`` ``(f_hi_mhz, f_lo_mhz, pixel_s)`` from its attributes (None each when unknown,
+    :func:`frbtriage.io.fetch_h5.image_axes`)."""
 
     candidate: Candidate
     ft: NDArray[np.float32]
     dmt: NDArray[np.float32]
     path: str
+    axes: tuple[float | None, float | None, float | None] = (None, None, None)
 
     def new_candidate(self) -> NewCandidate:
-        """The record to store (data file: the one the h5 names, else the h5 itself)."""
+        """The record to store (data file: the one the h5 names, else the h5 itself), with
+        its dispersion index measured (:func:`frbtriage.dispersion.measure`)."""
+        from frbtriage.dispersion import measure
+
         c = self.candidate
-        return NewCandidate(file=os.path.abspath(c.file or self.path), tcand=float(c.tcand),
-                            dm=float(c.dm), width=int(c.width), snr=float(c.snr), label=c.label,
-                            origin=c.origin or f"fetch_h5:{os.path.abspath(self.path)}")
+        f_hi, f_lo, pixel_s = self.axes
+        return measure(NewCandidate(
+            file=os.path.abspath(c.file or self.path), tcand=float(c.tcand), dm=float(c.dm),
+            width=int(c.width), snr=float(c.snr), label=c.label,
+            origin=c.origin or f"fetch_h5:{os.path.abspath(self.path)}", f_hi_mhz=f_hi,
+            f_lo_mhz=f_lo, pixel_s=pixel_s), self.ft)
 
 
 @dataclass
@@ -107,14 +118,15 @@ def read_rank_inputs(paths: Sequence[str | os.PathLike[str]],
     (:func:`frbtriage.io.fetch_h5.conform_images`) raises :class:`InputError`, and so does a
     list with no usable row; a list's bad rows among good ones go to ``rejected``."""
     from frbtriage.io.candidates import read_candidates
-    from frbtriage.io.fetch_h5 import conform_images, read_fetch_h5
+    from frbtriage.io.fetch_h5 import conform_images, image_axes, read_fetch_h5
 
     out = RankInputs()
     for path in paths:
         if Path(path).suffix.lower() in _H5_SUFFIXES:
-            cand, ft, dmt, _attrs = read_fetch_h5(path)
+            cand, ft, dmt, attrs = read_fetch_h5(path)
             ft, dmt = conform_images(path, ft, dmt, IMAGE_SHAPE)
-            out.h5.append((len(out), H5Candidate(cand, ft, dmt, os.fspath(path))))
+            out.h5.append((len(out), H5Candidate(cand, ft, dmt, os.fspath(path),
+                                                 image_axes(attrs, cand.width))))
         else:
             for c in read_candidates(path, data_file=data_file, rejected=out.rejected):
                 out.listed.append((len(out), c))
@@ -123,10 +135,12 @@ def read_rank_inputs(paths: Sequence[str | os.PathLike[str]],
 
 @dataclass(frozen=True)
 class RankedRow:
-    """One input candidate and its score (None when it could not be prepared)."""
+    """One input candidate, its score (None when it could not be prepared) and its
+    ``dispersion`` ``(index, err)`` (None when not measured, :mod:`frbtriage.dispersion`)."""
 
     candidate: Candidate
     score: db.ScoreRow | None
+    dispersion: tuple[float, float] | None = None
 
 
 @dataclass
@@ -195,9 +209,12 @@ def rank_candidates(inputs: Sequence[str | os.PathLike[str]], model: LoadedModel
                         progress=opts.progress)
         with ws.session() as s:
             scores = {r.candidate_id: r for r in db.read_scores(s, model.version, wanted)}
+        checks = {r.id: (r.dispersion_index, r.dispersion_err) for r in ws.candidates(wanted)
+                  if r.dispersion_index is not None}
 
     entries = given.listed + [(i, h.candidate) for i, h in given.h5]
-    ranked = sorted(((i, RankedRow(c, scores.get(id_of.get(keys[i], -1)))) for i, c in entries),
+    ranked = sorted(((i, RankedRow(c, scores.get(id_of.get(keys[i], -1)),
+                                   checks.get(id_of.get(keys[i], -1)))) for i, c in entries),
                     key=lambda e: (e[1].score is None,
                                    -(e[1].score.p_astro if e[1].score else 0.0), e[0]))
     return RankResult(rows=[r for _, r in ranked], model_version=model.version,
@@ -240,7 +257,8 @@ def write_ranked_csv(path: str | os.PathLike[str], result: RankResult) -> Path:
     """Write ``result`` as the ranked CSV, safely replacing ``path``; returns ``path``.
 
     Columns: :data:`LIST_COLUMNS` (your/FETCH), then :data:`HEIMDALL_ONLY` when a Heimdall
-    row is among them, then :data:`SCORE_COLUMNS`. Each input column holds the list's own
+    row is among them, then :data:`SCORE_COLUMNS` and :data:`CHECK_COLUMNS` (empty where
+    the dispersion index was not measured). Each input column holds the list's own
     text exactly as read (a DM of ``1220.073`` stays ``1220.073``, a relative ``file`` stays
     relative), so the output joins back to the input; values the input did not hold as text
     (FETCH ``.h5`` inputs, a Heimdall row's ``file``, ``stime`` and log2 ``width``) are
@@ -252,12 +270,14 @@ def write_ranked_csv(path: str | os.PathLike[str], result: RankResult) -> Path:
     listed = LIST_COLUMNS + (HEIMDALL_ONLY if heimdall else ())
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(listed + SCORE_COLUMNS)
+    w.writerow(listed + SCORE_COLUMNS + CHECK_COLUMNS)
     for row in result.rows:
         c, sc = row.candidate, row.score
         cells = [_cell(c, column) for column in listed]
         cells += ([f"{sc.p_astro:.6f}", f"{sc.p_std:.6f}", f"{sc.bald:.6f}", result.model_version]
                   if sc is not None else ["", "", "", ""])
+        cells += ([f"{row.dispersion[0]:.4f}", f"{row.dispersion[1]:.4f}"] if row.dispersion
+                  else ["", ""])
         w.writerow(cells)
     out.parent.mkdir(parents=True, exist_ok=True)
     return write_text(out, buf.getvalue())

@@ -31,14 +31,16 @@ def test_ranked_csv_bytes(tmp_path: Path) -> None:
     a = Candidate(file='/d/a,"b".fil', tcand=1.25, dm=100.123456789, width=8, snr=12.3456789,
                   label=1)
     b = Candidate(file="/d/b.fil", tcand=3.0, dm=0.5, width=1, snr=7.0)
-    result = RankResult(rows=[RankedRow(a, db.ScoreRow(1, "v1", 0.98765432, 0.0123, 0.00045)),
+    result = RankResult(rows=[RankedRow(a, db.ScoreRow(1, "v1", 0.98765432, 0.0123, 0.00045),
+                                        (2.00123, 0.00456)),
                               RankedRow(b, None)], model_version="v1")
     out = write_ranked_csv(tmp_path / "sub" / "r.csv", result)
     assert out.read_bytes() == (
         b"file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,bald,"
-        b"model_version\n"
-        b'"/d/a,""b"".fil",12.3456789,1.25,3,100.123456789,1,,,0.987654,0.012300,0.000450,v1\n'
-        b"/d/b.fil,7.0,3.0,0,0.5,,,,,,,\n")
+        b"model_version,dispersion_index,dispersion_err\n"
+        b'"/d/a,""b"".fil",12.3456789,1.25,3,100.123456789,1,,,0.987654,0.012300,0.000450,v1,'
+        b"2.0012,0.0046\n"
+        b"/d/b.fil,7.0,3.0,0,0.5,,,,,,,,,\n")
     assert result.n_scored == 1
     with pytest.raises(InputError, match="is a folder"):
         write_ranked_csv(tmp_path, result)
@@ -63,9 +65,9 @@ def test_ranked_csv_writes_list_columns_back_as_read(tmp_path: Path) -> None:
     out = write_ranked_csv(tmp_path / "r.csv", _scored([c for _, c in given.listed]))
     got = out.read_text().splitlines()
     assert got[0] == ("file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,"
-                      "bald,model_version")
+                      "bald,model_version,dispersion_index,dispersion_err")
     for line, row in zip(lines, got[1:], strict=True):
-        assert row == line + ",0.500000,0.100000,0.010000,v1"
+        assert row == line + ",0.500000,0.100000,0.010000,v1,,"
 
 
 def test_ranked_csv_writes_heimdall_columns_back_as_read(tmp_path: Path) -> None:
