@@ -8,19 +8,23 @@ The pipeline, per file (memory stays bounded: only a few blocks per level are he
    kurtosis); clipping of bright impulses (single channel-samples beyond ``clip_sigma`` are
    zeroed); the zero-DM filter (each spectrum's mean over the unmasked channels is
    subtracted).
-3. **Dedisperse** with a tree of FDMTs, as bonsai does: level ``k`` sees the data averaged
-   over ``2**k`` samples and runs an FDMT over sweeps ``0..tree_delay`` of its (coarse)
-   samples, i.e. native sweeps up to ``tree_delay * 2**k``. Level 0 covers low DMs at native
-   resolution, each further level doubles the DM reach at half the resolution, which is all
-   the resolution that intra-channel smearing leaves at those DMs. Levels are added until
-   both ``dm_max`` and ``max_width`` are reached. Each level streams in overlapping blocks:
-   its overlap is its own largest sweep plus the widest boxcar.
+3. **Dedisperse** by a DM/time plan (:func:`dm_plan`), one FDMT per stage. Stage ``k`` sees
+   the data averaged over ``2**k`` samples (each stage's input is the one below halved) and
+   dedisperses coarse sweeps ``first..hi``, a DM step of one coarse sample of sweep. The
+   default ``plan="ddplan"`` chooses the stages as PRESTO's DDplan chooses its downsampling:
+   stage ``k`` takes over at the DM where the intra-channel smearing at the band centre makes
+   its coarser sample (and half-step DM error) cost an unresolved burst at most a factor
+   ``smear_tol`` in effective width, and searches only its own DM range with the boxcars
+   ``widths``, plus the DMs below with the widths the stages there lack (pulses wider than
+   their boxcars). ``plan="tree"`` is the earlier bonsai-like tree: every level from DM 0
+   over ``tree_delay`` coarse sweeps. Each stage streams in overlapping blocks: its overlap is
+   its own largest sweep plus the widest boxcar.
 4. **Detect**: each DM trial is robustly standardised (median, MAD) and the boxcar S/N is
    ``sum / sqrt(w)`` (white noise, as Heimdall and PRESTO assume; ``per_width_noise``
    instead standardises each boxcar width by its own median and MAD, which red noise
    cannot inflate, at the price of a lower S/N for pulses in red noise) over widths
-   ``(1, 2, 3, 4, 6, 8)`` coarse samples, and each run above ``snr_min`` gives one
-   detection at its peak.
+   ``(1, 2, 3, 4, 6, 8)`` coarse samples (capped at ``max_width``), and each run above
+   ``snr_min`` gives one detection at its peak.
 5. **Cluster** detections friends-of-friends in (time, DM sweep, width) like Heimdall; each
    cluster is one candidate: its brightest member, with the member count (and, when the
    cluster also holds members >= 16x narrower than that, the brightest of those as a second

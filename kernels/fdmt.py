@@ -249,9 +249,8 @@ def fdmt(
     Returns ``(plan.ndelay, ntime - plan.maxdelay)`` float32: row ``i`` is the time series
     dedispersed at a sweep of ``d = plan.mindelay + i`` samples across the band, sample ``t`` =
     arrival time at the highest frequency. ``work`` optionally supplies two scratch arrays of at
-    least
-    ``(plan.max_rows, ntime)`` (reused across calls by streaming callers); the result is a view
-    into one of them when given.
+    least ``(plan.max_rows, ntime)`` (reused across calls by streaming callers); the result is a
+    view into one of them when given.
     """
     data = np.asarray(data, dtype=np.float32)  # row-strided views are used as they are
     if data.ndim == 2 and data.strides[1] != 4:
