@@ -78,21 +78,27 @@ def _decimated(block: PulseBlock, nchan: int, factor: int, ncoarse: int) -> NDAr
     return out.astype(np.float32)
 
 
-def _stage_snr(block: PulseBlock, freqs: NDArray, st: Stage, sweep: float) -> float:
-    """Best boxcar S/N of ``block`` in stage ``st`` over its trials next to native ``sweep``."""
+def _stage_groups(st: Stage, sweep: float) -> list[tuple[int, int, NDArray[np.int64]]]:
+    """``(lo, hi, widths)``: the coarse trials of each width group of stage ``st`` next to
+    native sweeps ``sweep .. sweep + f/2`` (the burst placements), empty groups left out."""
+    f = st.factor
+    out = []
+    for first, last, widths in ((st.lo, st.hi, st.widths), (st.first, st.lo - 1, st.wide)):
+        lo = max(first, int(np.floor(sweep / f)) - 1)
+        hi = min(last, int(np.ceil(sweep / f + 0.5)) + 1)
+        if widths and lo <= hi:
+            out.append((lo, hi, np.asarray(widths, np.int64)))
+    return out
+
+
+def _stage_snr(block: PulseBlock, freqs: NDArray, st: Stage,
+               groups: Sequence[tuple[int, int, NDArray[np.int64]]]) -> float:
+    """Best boxcar S/N of ``block`` in stage ``st`` over the trials ``groups`` name."""
     f = st.factor
     best = 0.0
-    for rows, widths in ((range(st.lo, st.hi + 1), st.widths), (range(st.first, st.lo), st.wide)):
-        if not widths or not len(rows):
-            continue
-        lo = max(rows.start, int(np.floor(sweep / f)) - 1)
-        hi = min(rows.stop - 1, int(np.ceil(sweep / f)) + 1)
-        if lo > hi:
-            continue
-        w = np.asarray(widths, np.int64)
-        end = int(np.ceil((block.k0 + block.data.shape[1]).max() / f))
-        ncoarse = max(end, hi) + int(w.max()) + 2
-        x = _decimated(block, freqs.size, f, ncoarse)
+    end = int(np.ceil((block.k0 + block.data.shape[1]).max() / f))
+    for lo, hi, w in groups:
+        x = _decimated(block, freqs.size, f, max(end, hi) + int(w.max()) + 2)
         dd = fdmt(x, _plan(freqs, hi, lo)) / np.float32(np.sqrt(freqs.size * f))
         snr, _ = boxcar_snr(dd, w)
         best = max(best, float(snr.max()))
@@ -116,6 +122,9 @@ def plan_snr(cfg: SearchConfig, freqs: NDArray, tsamp: float, dm: float, width_s
         lo_n, hi_n = st.first * f, st.hi * f
         if not lo_n - f <= sweep0 <= hi_n + f:
             continue
+        groups = _stage_groups(st, sweep0)
+        if not groups:
+            continue
         fracs = []
         for off in DM_OFFSETS:
             dm_b = float(delay_to_dm(sweep0 + off * f, f_lo, f_hi, tsamp))
@@ -123,7 +132,7 @@ def plan_snr(cfg: SearchConfig, freqs: NDArray, tsamp: float, dm: float, width_s
                 block = _burst(freqs, tsamp, dm_b, width_s, margin + ph * f * tsamp)
                 series, _ = dedispersed_series(block, delay_samples(dm_b, freqs, tsamp))
                 ref = matched_snr(series, freqs.size)[0]
-                fracs.append(_stage_snr(block, freqs, st, sweep0 + off * f) / ref)
+                fracs.append(_stage_snr(block, freqs, st, groups) / ref)
         mean = float(np.mean(fracs))
         if mean > best[0]:
             best = (mean, float(np.min(fracs)), f)
