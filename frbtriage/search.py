@@ -8,19 +8,23 @@ The pipeline, per file (memory stays bounded: only a few blocks per level are he
    kurtosis); clipping of bright impulses (single channel-samples beyond ``clip_sigma`` are
    zeroed); the zero-DM filter (each spectrum's mean over the unmasked channels is
    subtracted).
-3. **Dedisperse** with a tree of FDMTs, as bonsai does: level ``k`` sees the data averaged
-   over ``2**k`` samples and runs an FDMT over sweeps ``0..tree_delay`` of its (coarse)
-   samples, i.e. native sweeps up to ``tree_delay * 2**k``. Level 0 covers low DMs at native
-   resolution, each further level doubles the DM reach at half the resolution, which is all
-   the resolution that intra-channel smearing leaves at those DMs. Levels are added until
-   both ``dm_max`` and ``max_width`` are reached. Each level streams in overlapping blocks:
-   its overlap is its own largest sweep plus the widest boxcar.
+3. **Dedisperse** by a DM/time plan (:func:`dm_plan`), one FDMT per stage. Stage ``k`` sees
+   the data averaged over ``2**k`` samples (each stage's input is the one below halved) and
+   dedisperses coarse sweeps ``first..hi``, a DM step of one coarse sample of sweep. The
+   default ``plan="ddplan"`` chooses the stages as PRESTO's DDplan chooses its downsampling:
+   stage ``k`` takes over at the DM where the intra-channel smearing at the band centre makes
+   its coarser sample (and half-step DM error) cost an unresolved burst at most a factor
+   ``smear_tol`` in effective width, and searches only its own DM range with the boxcars
+   ``widths``, plus the DMs below with the widths the stages there lack (pulses wider than
+   their boxcars). ``plan="tree"`` is the earlier bonsai-like tree: every level from DM 0
+   over ``tree_delay`` coarse sweeps. Each stage streams in overlapping blocks: its overlap is
+   its own largest sweep plus the widest boxcar.
 4. **Detect**: each DM trial is robustly standardised (median, MAD) and the boxcar S/N is
    ``sum / sqrt(w)`` (white noise, as Heimdall and PRESTO assume; ``per_width_noise``
    instead standardises each boxcar width by its own median and MAD, which red noise
    cannot inflate, at the price of a lower S/N for pulses in red noise) over widths
-   ``(1, 2, 3, 4, 6, 8)`` coarse samples, and each run above ``snr_min`` gives one
-   detection at its peak.
+   ``(1, 2, 3, 4, 6, 8)`` coarse samples (capped at ``max_width``), and each run above
+   ``snr_min`` gives one detection at its peak.
 5. **Cluster** detections friends-of-friends in (time, DM sweep, width) like Heimdall; each
    cluster is one candidate: its brightest member, with the member count (and, when the
    cluster also holds members >= 16x narrower than that, the brightest of those as a second
@@ -53,6 +57,7 @@ from frbtriage.kernels.boxcar import (
     robust_normalise,
 )
 from frbtriage.kernels.fdmt import FdmtPlan, delay_to_dm, dm_to_delay, fdmt, fdmt_plan
+from frbtriage.physics import smearing_seconds
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +65,16 @@ __all__ = [
     "SearchCandidate",
     "SearchConfig",
     "SearchStats",
+    "Stage",
+    "dm_plan",
     "search_file",
     "search_files",
     "write_heimdall_cands",
 ]
 
 ORIGIN = "frbtriage-search"
+#: the DM/time plans :func:`dm_plan` knows
+PLANS = ("ddplan", "tree")
 #: fewest output samples per FDMT call (robust per-trial statistics need a few hundred)
 MIN_OUT = 128
 
@@ -83,6 +92,14 @@ class SearchConfig:
     standardisation; ``zero_dm`` subtract each spectrum's channel mean; ``rfi_masks``
     use IQRM / spectral kurtosis channel masks; ``per_width_noise`` standardise every boxcar
     width by its own robust sigma instead of assuming white noise.
+
+    ``plan`` the DM/time plan (:func:`dm_plan`): ``"ddplan"`` (default) decimates in time where
+    the smearing budget allows it, each stage dedispersing only its own DM range;
+    ``"tree"`` is the earlier bonsai-like tree (every level from DM 0, ``tree_delay`` sweeps
+    each). ``smear_tol`` the ddplan's budget: a stage decimating by ``f`` starts at the DM
+    where an unresolved burst's effective width there (sample, half a DM step and
+    intra-channel smearing at the band centre, in quadrature) is at most ``smear_tol`` times
+    what native resolution gives, i.e. its S/N at least ``smear_tol ** -0.5`` of it.
     """
 
     dm_min: float = 0.0
@@ -97,6 +114,8 @@ class SearchConfig:
     zero_dm: bool = True
     rfi_masks: bool = True
     per_width_noise: bool = False
+    plan: str = "ddplan"
+    smear_tol: float = 1.5
 
     def check(self, path: str | os.PathLike[str] | None = None) -> None:
         """Raise :class:`InputError` for an impossible parameter."""
@@ -115,6 +134,11 @@ class SearchConfig:
             raise InputError(path, f"S/N threshold must be finite, got {self.snr_min}")
         if self.tree_delay < 16 or self.level_block < 64 or self.chunk < 64:
             raise InputError(path, "tree_delay >= 16, level_block >= 64 and chunk >= 64 needed")
+        if self.plan not in PLANS:
+            raise InputError(path, f"unknown DM plan {self.plan!r} (one of {', '.join(PLANS)})")
+        if not (self.smear_tol > 1.0 and math.isfinite(self.smear_tol)):
+            raise InputError(path, f"smearing tolerance must be a finite number > 1, "
+                                   f"got {self.smear_tol}")
 
 
 @dataclass
@@ -236,17 +260,17 @@ def _channel_mask(raw: NDArray[np.float32], norm: NDArray[np.float32], use_rfi: 
 
 
 # --------------------------------------------------------------------------- tree levels
-_PLANS: dict[tuple[bytes, int], FdmtPlan] = {}
+_PLANS: dict[tuple[bytes, int, int], FdmtPlan] = {}
 
 
-def _plan(freqs: NDArray[np.float64], delay: int) -> FdmtPlan:
-    """FDMT plan, cached per (channel frequencies, max sweep) for the life of the process."""
-    key = (freqs.tobytes(), int(delay))
+def _plan(freqs: NDArray[np.float64], delay: int, first: int = 0) -> FdmtPlan:
+    """FDMT plan, cached per (channel frequencies, sweep range) for the life of the process."""
+    key = (freqs.tobytes(), int(delay), int(first))
     plan = _PLANS.get(key)
     if plan is None:
         if len(_PLANS) >= 64:
             _PLANS.pop(next(iter(_PLANS)))
-        plan = _PLANS[key] = fdmt_plan(freqs, delay)
+        plan = _PLANS[key] = fdmt_plan(freqs, delay, first)
     return plan
 
 
@@ -255,7 +279,9 @@ class _Level:
     """One level of the dedispersion tree and the part of its input not yet searched.
 
     ``k``: time downsampling ``2**k``; ``delay``: FDMT max sweep in coarse samples;
-    ``widths`` boxcar widths in coarse samples; ``plan`` the FDMT plan of ``delay``; ``buf``
+    ``widths`` boxcar widths in coarse samples for sweeps ``lo..delay``; ``wide`` the boxcar
+    widths of sweeps ``first..lo-1`` (pulses too wide for the stages below); ``plan`` the FDMT
+    plan of sweeps ``first..delay``; ``buf``
     ``(nchan, capacity)`` float32 input of which ``buf[:, :fill]`` is waiting; ``pos`` coarse
     output samples already searched; ``carry`` ``(nchan, 1)`` a last odd coarse sample
     waiting for its pair before it goes on to level ``k + 1``.
@@ -269,19 +295,44 @@ class _Level:
     fill: int = 0
     pos: int = 0
     carry: NDArray[np.float32] | None = None
+    first: int = 0
+    lo: int = 0
+    wide: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
     def create(cls, k: int, delay: int, widths: NDArray[np.int64], freqs: NDArray[np.float64],
-               cfg: SearchConfig) -> _Level:
-        """An empty level whose buffer holds a search block, its overlap and one chunk more."""
-        cap = cfg.level_block + delay + int(widths.max()) - 1 + (cfg.chunk >> k) + 2
-        return cls(k, delay, widths, _plan(freqs, delay),
-                   np.empty((freqs.size, cap), np.float32))
+               cfg: SearchConfig, first: int = 0, lo: int | None = None,
+               wide: NDArray[np.int64] | None = None) -> _Level:
+        """An empty level whose buffer holds a search block, its overlap and one chunk more.
+        ``first``/``lo`` default to 0 (every sweep with every width), ``wide`` to none."""
+        lo = first if lo is None else lo
+        wide = np.zeros(0, np.int64) if wide is None else np.asarray(wide, np.int64)
+        wmax = int(max(widths.max(initial=1), wide.max(initial=1)))
+        cap = cfg.level_block + delay + wmax - 1 + (cfg.chunk >> k) + 2
+        return cls(k, delay, widths, _plan(freqs, delay, first),
+                   np.empty((freqs.size, cap), np.float32), first=first, lo=lo, wide=wide)
+
+    @classmethod
+    def of_stage(cls, st: Stage, freqs: NDArray[np.float64], cfg: SearchConfig) -> _Level:
+        """The empty level of one :class:`Stage` of the DM plan."""
+        return cls.create(st.k, st.hi, np.array(st.widths, np.int64), freqs, cfg,
+                          first=st.first, lo=st.lo, wide=np.array(st.wide, np.int64))
 
     @property
     def wmax(self) -> int:
         """Widest boxcar in coarse samples."""
-        return int(self.widths.max())
+        return int(max(self.widths.max(initial=1), self.wide.max(initial=1)))
+
+    def groups(self) -> list[tuple[int, int, NDArray[np.int64]]]:
+        """``(row_lo, row_hi, widths)`` of the FDMT output rows (row ``i`` = sweep
+        ``first + i``) searched with each width set; empty groups left out."""
+        out = []
+        split = self.lo - self.first
+        if split > 0 and self.wide.size:
+            out.append((0, split, self.wide))
+        if self.delay - self.lo + 1 > 0 and self.widths.size:
+            out.append((split, self.delay - self.first + 1, self.widths))
+        return out
 
     @property
     def need(self) -> int:
@@ -345,6 +396,100 @@ def _plan_levels(
             break
         k += 1
     return out
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the DM/time plan: the data averaged over ``2**k`` samples, coarse sweeps
+    (across the band, in samples of ``2**k``) ``lo..hi`` searched with boxcars ``widths`` and
+    ``first..lo-1`` with boxcars ``wide`` only (pulses wider than the stages below search at
+    those DMs); one FDMT over ``first..hi``."""
+
+    k: int
+    first: int
+    lo: int
+    hi: int
+    widths: tuple[int, ...]
+    wide: tuple[int, ...] = ()
+
+    @property
+    def factor(self) -> int:
+        """Time decimation."""
+        return 1 << self.k
+
+    def native_range(self) -> tuple[int, int]:
+        """Native sweeps (samples) searched with the full widths: ``lo * f .. hi * f``."""
+        return self.lo * self.factor, self.hi * self.factor
+
+
+def _tree_stages(cfg: SearchConfig, maxdelay: int, max_width: int) -> list[Stage]:
+    """The earlier bonsai-like tree as stages: level ``k`` sweeps ``0..tree_delay`` coarse."""
+    return [Stage(k, 0, 0, dk, tuple(int(w) for w in widths))
+            for k, dk, widths in _plan_levels(cfg, maxdelay, max_width)]
+
+
+def stage_start_seconds(factor: int, tsamp: float, tol: float) -> float:
+    """Intra-channel smearing (s) from which decimating by ``factor`` keeps an unresolved
+    burst's effective width within ``tol`` x that at native resolution: the smallest ``t_c``
+    with ``sqrt(1.25 (f tsamp)^2 + t_c^2) <= tol sqrt(1.25 tsamp^2 + t_c^2)`` (sample and half a
+    DM step, ``tsamp/2`` each of ``f``, in quadrature with ``t_c``); 0 when ``f <= tol``."""
+    excess = 1.25 * (factor * factor - tol * tol) / (tol * tol - 1.0)
+    return tsamp * math.sqrt(excess) if excess > 0 else 0.0
+
+
+def dm_plan(cfg: SearchConfig, freqs: NDArray[np.float64], tsamp: float, maxdelay: int,
+            max_width: int) -> list[Stage]:
+    """The stages that search native sweeps ``0..maxdelay`` with boxcars up to ``max_width``
+    native samples (``cfg.plan``; see :class:`SearchConfig`).
+
+    ``"ddplan"``, as PRESTO's DDplan chooses its downsampling: stage ``k`` (decimation
+    ``f = 2**k``, DM step one coarse sample of sweep) starts at the DM whose intra-channel
+    smearing at the band centre is :func:`stage_start_seconds` and ends where stage ``k + 1``
+    starts (the last at ``maxdelay``); adjacent stages share their boundary trial, so the DM
+    coverage is contiguous. Each stage has the boxcars ``cfg.widths`` (coarse, capped at
+    ``max_width``); stages ``k >= 1`` also search their sweeps below ``lo`` with the widths
+    above half of ``max(cfg.widths)`` (what the stage below cannot reach), and further
+    wide-only stages follow until ``max_width`` is reached, so a wide pulse at a low DM is
+    still found, at the coarser resolution its width allows.
+    """
+    if cfg.plan == "tree":
+        return _tree_stages(cfg, maxdelay, max_width)
+    f_lo, f_hi = float(freqs.min()), float(freqs.max())
+    chan_bw = (f_hi - f_lo) / max(freqs.size - 1, 1)
+    smear_per_dm = float(smearing_seconds(1.0, 0.5 * (f_lo + f_hi), chan_bw))
+    dm_per_native = float(delay_to_dm(1, f_lo, f_hi, tsamp))
+    wmax = max(cfg.widths)
+
+    def start(k: int) -> int:  # native sweep at which stage k starts
+        t_c = stage_start_seconds(1 << k, tsamp, cfg.smear_tol)
+        return int(math.ceil(t_c / smear_per_dm / dm_per_native)) if smear_per_dm > 0 else 0
+
+    stages: list[Stage] = []
+    k = 0
+    while True:
+        f = 1 << k
+        s0 = start(k) if k else 0
+        dm_left = s0 <= maxdelay and (k == 0 or stages[-1].hi * stages[-1].factor < maxdelay)
+        width_left = wmax * (f >> 1) < max_width if k else True
+        if not (dm_left or width_left):
+            break
+        widths = tuple(w for w in cfg.widths if w * f <= max_width)
+        wide = tuple(w for w in widths if 2 * w > wmax) if k else ()
+        if dm_left:
+            lo = s0 // f
+            hi = -(-min(start(k + 1), maxdelay) // f)
+            if not widths:
+                widths = (1,)
+        else:  # wide-only: every DM at this resolution
+            lo = hi = -(-maxdelay // f)
+            lo += 1
+            widths = ()
+        first = 0 if wide else lo
+        if not widths and not wide:
+            break
+        stages.append(Stage(k, first, min(lo, hi + 1), max(hi, first), widths, wide))
+        k += 1
+    return stages
 
 
 # --------------------------------------------------------------------------- clustering
@@ -478,7 +623,7 @@ class _LevelDetector:
         work_len = max(cfg.level_block + lv.need for lv in levels)  # longest FDMT input
         self._work = (np.empty((self._rows, work_len), np.float32),
                       np.empty((self._rows, work_len), np.float32))
-        ndelay = max(lv.delay for lv in levels) + 1
+        ndelay = max(lv.plan.ndelay for lv in levels)
         self._snr = (np.empty((ndelay, cfg.level_block), np.float32),
                      np.empty((ndelay, cfg.level_block), np.int8))
 
@@ -492,32 +637,40 @@ class _LevelDetector:
 
         Columns (each ``(ndet,)``): ``t`` boxcar centre, ``s`` sweep, ``w`` width, ``step``
         coarse sample (all in native samples), ``snr``, ``dm`` pc cm^-3, ``row`` trial index
-        at this level, ``level`` ``lv.k``.
+        (coarse sweep) at this level, ``level`` ``lv.k``.
         """
         cfg = self.cfg
-        delay = lv.delay
         n_in = nout + lv.need
-        dd = fdmt(lv.buf[:, :n_in], lv.plan, self._work_for(n_in))  # (delay+1, nout+wmax-1)
-        nvalid = None if nreal is None else np.maximum(nreal - np.arange(delay + 1), 0)
-        if cfg.per_width_noise:
-            snr, widx = boxcar_snr_robust(dd, lv.widths, nout, nsub=512)
-        else:
-            snr, widx = boxcar_snr(dd, lv.widths, nout, normalise=True, nsub=1024,
-                                   nvalid=nvalid, out=self._snr_for(delay + 1, nout))
-        rows, cols = find_peaks(snr, cfg.snr_min)
+        dd = fdmt(lv.buf[:, :n_in], lv.plan, self._work_for(n_in))  # (ndelay, nout+wmax-1)
+        sweeps = lv.first + np.arange(lv.plan.ndelay)
+        nvalid = None if nreal is None else np.maximum(nreal - sweeps, 0)
+        snr_buf = self._snr_for(lv.plan.ndelay, nout)
+        found = []
+        for a, b, widths in lv.groups():
+            if cfg.per_width_noise:
+                snr, widx = boxcar_snr_robust(dd[a:b], widths, nout, nsub=512)
+            else:
+                snr, widx = boxcar_snr(dd[a:b], widths, nout, normalise=True, nsub=1024,
+                                       nvalid=None if nvalid is None else nvalid[a:b],
+                                       out=(snr_buf[0][a:b], snr_buf[1][a:b]))
+            r, c = find_peaks(snr, cfg.snr_min)
+            found.append((r + a, c, widths[widx[r, c]], snr[r, c]))
+        if not found:  # a stage with no rows to search (cannot come from dm_plan)
+            found.append((np.zeros(0, np.int64),) * 3 + (np.zeros(0, np.float32),))
+        rows, cols, wc, peak = (np.concatenate(v) for v in zip(*found, strict=True))
         f = 1 << lv.k
-        wc = lv.widths[widx[rows, cols]]
         if nvalid is not None:  # boxcar must end inside the real data at that sweep
             ok = cols + wc <= nvalid[rows]
-            rows, cols, wc = rows[ok], cols[ok], wc[ok]
+            rows, cols, wc, peak = rows[ok], cols[ok], wc[ok], peak[ok]
+        rows = rows + lv.first  # coarse sweep
         wn = wc * f
         dms = rows * f * self.dm_per_native
         keep = ((dms >= cfg.dm_min - 0.5 * f * self.dm_per_native)
                 & (dms <= self.dm_max + 1e-9))
-        rows, cols, wn, dms = rows[keep], cols[keep], wn[keep], dms[keep]
+        rows, cols, wn, dms, peak = rows[keep], cols[keep], wn[keep], dms[keep], peak[keep]
         t_start = (lv.pos + cols) * f
         return {"t": t_start + 0.5 * (wn - 1), "s": rows * f, "w": wn,
-                "step": np.full(rows.size, f), "snr": snr[rows, cols], "dm": dms,
+                "step": np.full(rows.size, f), "snr": peak, "dm": dms,
                 "row": rows, "level": np.full(rows.size, lv.k)}
 
     def _work_for(self, ntime: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -609,8 +762,8 @@ class _Tree:
         to ``maxdelay`` samples (DM ``dm_max`` pc cm^-3) and boxcars up to ``cfg.max_width_s``."""
         max_width = max(1, int(round(cfg.max_width_s / tsamp)))
         dm_per_native = float(delay_to_dm(1, float(freqs.min()), float(freqs.max()), tsamp))
-        levels = [_Level.create(k, dk, widths, freqs, cfg)
-                  for k, dk, widths in _plan_levels(cfg, maxdelay, max_width)]
+        levels = [_Level.of_stage(st, freqs, cfg)
+                  for st in dm_plan(cfg, freqs, tsamp, maxdelay, max_width)]
         return cls(levels, _LevelDetector(cfg, dm_max, dm_per_native, levels), cfg.level_block)
 
     def feed(self, x: NDArray[np.float32]) -> list[dict[str, NDArray]]:

@@ -17,6 +17,10 @@ Conventions (those of ``docs/CONTRACTS.md``):
 - output sample ``t`` of trial ``d`` sums input sample ``t + delay_c`` of each channel, so
   it is the arrival time at the top of the band; nothing wraps around: an input of
   ``ntime`` samples gives ``ntime - maxdelay`` output samples, all complete;
+- a plan may start at a ``mindelay`` > 0: it then computes only trials
+  ``mindelay..maxdelay`` (each sub-band only the range of its own sweeps those need), the rows
+  of the full plan's trials exactly, at the cost of the range alone: a DM plan's stages
+  (``frbtriage.search``) each dedisperse their own DM range;
 - no intra-channel sweep is modelled (each channel enters with a single delay, as in the
   brute force), so trial ``d`` matches the brute force with rounded delays to within the
   rounding of the tree: per-channel delays differ by at most 2 samples, 0.3 on average
@@ -67,7 +71,7 @@ class FdmtPlan:
     merge level ``i``: output row ``r`` is ``src[hi[r], t] + src[lo[r], t + shift[r]]``
     (``lo[r] == -1``: a copy of ``src[hi[r]]``), valid for ``t < ntime - dval[r]``.
     Level 0 reads the input channels directly (row = input channel index).
-    The last level's rows are the trials ``0..maxdelay`` in order.
+    The last level's rows are the trials ``mindelay..maxdelay`` in order.
     """
 
     nchan: int
@@ -78,19 +82,21 @@ class FdmtPlan:
     # python-side tree for fdmt_channel_delays: per level, per output row
     # (hi_row, lo_row, d_hi, d_mid, d_lo) with rows into the previous level (-1: none)
     _trace: tuple[NDArray[np.int64], ...]
+    mindelay: int = 0
 
     @property
     def ndelay(self) -> int:
-        """Number of output trials, ``maxdelay + 1``."""
-        return self.maxdelay + 1
+        """Number of output trials, ``maxdelay - mindelay + 1``."""
+        return self.maxdelay - self.mindelay + 1
 
 
 class _Node:
-    __slots__ = ("f_lo", "f_hi", "hi", "lo", "chan", "ndel", "row0")
+    __slots__ = ("f_lo", "f_hi", "hi", "lo", "chan", "dlo", "ndel", "row0")
 
     def __init__(self, f_lo: float, f_hi: float, hi=None, lo=None, chan: int = -1) -> None:
         self.f_lo, self.f_hi, self.hi, self.lo, self.chan = f_lo, f_hi, hi, lo, chan
-        self.ndel = 0
+        self.dlo = 0  # first sweep this node provides
+        self.ndel = 0  # number of sweeps it provides: dlo .. dlo + ndel - 1
         self.row0 = 0
 
 
@@ -107,9 +113,10 @@ def _split(node: _Node, d: NDArray[np.int64]) -> tuple[NDArray, NDArray, NDArray
     return d_hi, d_mid, d - d_mid
 
 
-def fdmt_plan(freqs_mhz: ArrayLike, maxdelay: int) -> FdmtPlan:
+def fdmt_plan(freqs_mhz: ArrayLike, maxdelay: int, mindelay: int = 0) -> FdmtPlan:
     """Build the merge tree for channels at ``freqs_mhz`` (shape ``(nchan,)``, MHz, strictly
-    monotonic, any direction) and trials ``0..maxdelay`` (sweep in samples across the band)."""
+    monotonic, any direction) and trials ``mindelay..maxdelay`` (sweep in samples across the
+    band; ``0 <= mindelay <= maxdelay``)."""
     freqs = np.asarray(freqs_mhz, dtype=np.float64)
     nchan = freqs.size
     if freqs.ndim != 1 or nchan < 1:
@@ -117,6 +124,9 @@ def fdmt_plan(freqs_mhz: ArrayLike, maxdelay: int) -> FdmtPlan:
     if int(maxdelay) < 0:
         raise ValueError(f"maxdelay must be >= 0, got {maxdelay}")
     maxdelay = int(maxdelay)
+    mindelay = int(mindelay)
+    if not 0 <= mindelay <= maxdelay:
+        raise ValueError(f"need 0 <= mindelay <= maxdelay, got {mindelay}..{maxdelay}")
     if nchan > 1:
         dif = np.diff(freqs)
         if not (np.all(dif > 0) or np.all(dif < 0)):
@@ -136,17 +146,19 @@ def fdmt_plan(freqs_mhz: ArrayLike, maxdelay: int) -> FdmtPlan:
             p = prev[-1]
             nxt.append(_Node(p.f_lo, p.f_hi, hi=p, lo=None))
         tiers.append(nxt)
-    # top-down: how many sweeps each node must provide
-    tiers[-1][0].ndel = maxdelay + 1
+    # top-down: which sweeps each node must provide (a contiguous range: the splits are
+    # monotonic in the sweep; every node has one parent)
+    tiers[-1][0].dlo = mindelay
+    tiers[-1][0].ndel = maxdelay - mindelay + 1
     for tier in reversed(tiers[1:]):
         for node in tier:
-            d = np.arange(node.ndel, dtype=np.int64)
+            d = node.dlo + np.arange(node.ndel, dtype=np.int64)
             d_hi, _, d_lo = _split(node, d)
-            node.hi.ndel = max(node.hi.ndel, int(d_hi.max()) + 1)
+            node.hi.dlo, node.hi.ndel = int(d_hi.min()), int(d_hi.max() - d_hi.min()) + 1
             if node.lo is not None:
-                node.lo.ndel = max(node.lo.ndel, int(d_lo.max()) + 1)
+                node.lo.dlo, node.lo.ndel = int(d_lo.min()), int(d_lo.max() - d_lo.min()) + 1
     for node in tiers[0]:
-        if node.ndel > 1:  # cannot happen for distinct frequencies; guard the invariant
+        if node.ndel > 1 or node.dlo != 0:  # cannot happen for distinct frequencies
             raise AssertionError("a single channel was asked for a non-zero sweep")
         node.row0 = node.chan
         node.ndel = 1
@@ -165,15 +177,15 @@ def fdmt_plan(freqs_mhz: ArrayLike, maxdelay: int) -> FdmtPlan:
         dval = np.empty(row, np.int64)
         tr = np.empty((row, 5), np.int64)
         for node in tier:
-            d = np.arange(node.ndel, dtype=np.int64)
+            d = node.dlo + np.arange(node.ndel, dtype=np.int64)
             d_hi, d_mid, d_lo = _split(node, d)
             sl = slice(node.row0, node.row0 + node.ndel)
-            hi[sl] = node.hi.row0 + d_hi
+            hi[sl] = node.hi.row0 + d_hi - node.hi.dlo
             if node.lo is None:
                 lo[sl] = -1
                 shift[sl] = 0
             else:
-                lo[sl] = node.lo.row0 + d_lo
+                lo[sl] = node.lo.row0 + d_lo - node.lo.dlo
                 shift[sl] = d_mid
             dval[sl] = d
             tr[sl, 0] = hi[sl]
@@ -183,17 +195,21 @@ def fdmt_plan(freqs_mhz: ArrayLike, maxdelay: int) -> FdmtPlan:
             tr[sl, 4] = d_lo
         levels.append((hi, lo, shift, dval))
         trace.append(tr)
-    return FdmtPlan(nchan, maxdelay, freqs, tuple(levels), max(max_rows, 1), tuple(trace))
+    return FdmtPlan(nchan, maxdelay, freqs, tuple(levels), max(max_rows, 1), tuple(trace),
+                    mindelay)
 
 
 def fdmt_channel_delays(plan: FdmtPlan, delay: int) -> NDArray[np.int64]:
     """Effective per-channel delays (samples, shape ``(nchan,)``, input channel order) that the
-    FDMT applies for trial ``delay``; compare with ``physics.delay_samples`` rounding."""
+    FDMT applies for trial ``delay`` (``plan.mindelay..plan.maxdelay``); compare with
+    ``physics.delay_samples`` rounding."""
+    if not plan.mindelay <= int(delay) <= plan.maxdelay:
+        raise ValueError(f"trial {delay} outside the plan's {plan.mindelay}..{plan.maxdelay}")
     out = np.full(plan.nchan, -1, np.int64)
     if not plan.levels:
         out[0] = 0
         return out
-    stack = [(len(plan.levels) - 1, int(delay), 0)]
+    stack = [(len(plan.levels) - 1, int(delay) - plan.mindelay, 0)]
     while stack:
         lev, row, off = stack.pop()
         if lev < 0:
@@ -227,13 +243,14 @@ def fdmt(
     plan: FdmtPlan,
     work: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
 ) -> NDArray[np.float32]:
-    """Dedisperse ``data`` ``(nchan, ntime)`` float32 over sweeps ``0..plan.maxdelay``.
+    """Dedisperse ``data`` ``(nchan, ntime)`` float32 over sweeps
+    ``plan.mindelay..plan.maxdelay``.
 
-    Returns ``(plan.ndelay, ntime - plan.maxdelay)`` float32: row ``d`` is the time series
-    dedispersed at a sweep of ``d`` samples across the band, sample ``t`` = arrival time at the
-    highest frequency. ``work`` optionally supplies two scratch arrays of at least
-    ``(plan.max_rows, ntime)`` (reused across calls by streaming callers); the result is a view
-    into one of them when given.
+    Returns ``(plan.ndelay, ntime - plan.maxdelay)`` float32: row ``i`` is the time series
+    dedispersed at a sweep of ``d = plan.mindelay + i`` samples across the band, sample ``t`` =
+    arrival time at the highest frequency. ``work`` optionally supplies two scratch arrays of at
+    least ``(plan.max_rows, ntime)`` (reused across calls by streaming callers); the result is a
+    view into one of them when given.
     """
     data = np.asarray(data, dtype=np.float32)  # row-strided views are used as they are
     if data.ndim == 2 and data.strides[1] != 4:

@@ -119,3 +119,39 @@ def test_bad_arguments():
         fdmt(np.zeros((8, 10), np.float32), plan)
     with pytest.raises(ValueError):
         fdmt(np.zeros((7, 100), np.float32), plan)
+
+
+@given(
+    nchan=st.integers(2, 70),
+    maxd=st.integers(0, 80),
+    frac=st.floats(0.0, 1.0),
+    extra=st.integers(1, 40),
+    descending=st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_property_min_delay_is_the_full_plans_rows(nchan, maxd, frac, extra, descending):
+    """A plan from ``mindelay`` gives exactly the full plan's trials ``mindelay..maxdelay``,
+    and those are the brute force with the plan's effective delays; it needs fewer rows."""
+    mind = int(frac * maxd)
+    freqs = np.linspace(400.0, 800.0, nchan)
+    if descending:
+        freqs = freqs[::-1].copy()
+    x = np.random.default_rng(nchan + 97 * maxd).normal(size=(nchan, maxd + extra))
+    x = x.astype(np.float32)
+    full, part = fdmt_plan(freqs, maxd), fdmt_plan(freqs, maxd, mind)
+    assert part.ndelay == maxd - mind + 1 and part.max_rows <= full.max_rows
+    got = fdmt(x, part)
+    np.testing.assert_array_equal(got, fdmt(x, full)[mind:])
+    for d in {mind, (mind + maxd) // 2, maxd}:
+        eff = fdmt_channel_delays(part, d)
+        np.testing.assert_array_equal(eff, fdmt_channel_delays(full, d))
+        ref = sum(x[c, eff[c]:eff[c] + extra].astype(np.float64) for c in range(nchan))
+        np.testing.assert_allclose(got[d - mind], ref, atol=2e-4)
+
+
+def test_min_delay_bounds():
+    freqs = np.linspace(400.0, 800.0, 16)
+    with pytest.raises(ValueError, match="mindelay"):
+        fdmt_plan(freqs, 10, 11)
+    with pytest.raises(ValueError, match="outside"):
+        fdmt_channel_delays(fdmt_plan(freqs, 10, 4), 3)

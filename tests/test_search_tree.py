@@ -107,8 +107,9 @@ def test_searchable_sweep_of_a_short_file():
         _searchable_sweep(SearchConfig(dm_min=1900.0), Path("x.fil"), FREQS, TSAMP, 5000)
 
 
-def _clusters(chunk: int, x: np.ndarray) -> list[tuple]:
-    cfg = SearchConfig(dm_max=50.0, tree_delay=64, level_block=256, chunk=chunk, snr_min=5.0)
+def _clusters(chunk: int, x: np.ndarray, plan: str = "ddplan") -> list[tuple]:
+    cfg = SearchConfig(dm_max=50.0, tree_delay=64, level_block=256, chunk=chunk, snr_min=5.0,
+                       plan=plan)
     maxdelay, dm_max, _ = _searchable_sweep(cfg, Path("x.fil"), FREQS, TSAMP, x.shape[1])
     tree = _Tree.create(cfg, FREQS, TSAMP, maxdelay, dm_max)
     out = []
@@ -118,12 +119,13 @@ def _clusters(chunk: int, x: np.ndarray) -> list[tuple]:
     return sorted((float(c["t"]), float(c["dm"]), float(c["snr"]), c["members"]) for c in out)
 
 
-def test_tree_does_not_depend_on_the_chunking():
+@pytest.mark.parametrize("plan", ["ddplan", "tree"])
+def test_tree_does_not_depend_on_the_chunking(plan):
     x = _noise(6000, seed=3)
-    _add_pulse(x, 1500, 20.0, 2.0, width=8)  # found at tree level 3
-    _add_pulse(x, 4000, 40.0, 4.0, width=3)  # and level 4
-    a = _clusters(1000, x)
-    assert _clusters(777, x) == a and _clusters(64, x) == a
+    _add_pulse(x, 1500, 20.0, 2.0, width=8)  # a wide pulse
+    _add_pulse(x, 4000, 40.0, 4.0, width=3)  # and a narrow one
+    a = _clusters(1000, x, plan)
+    assert _clusters(777, x, plan) == a and _clusters(64, x, plan) == a
     for t0, width, dm in ((1500, 8, 20.0), (4000, 3, 40.0)):
         assert any(abs(t - (t0 + (width - 1) / 2)) <= 8 and abs(d - dm) < 0.1 * dm
                    for t, d, _, _ in a), a

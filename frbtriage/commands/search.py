@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("search filterbank files for dispersed single pulses (FDMT tree, boxcar S/N, "
+HELP = ("search filterbank files for dispersed single pulses (FDMT per DM-plan stage, boxcar S/N, "
         "friends-of-friends clustering); writes a your/FETCH candidate CSV")
 
 
@@ -18,6 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snr-min", type=float, default=7.0, help="boxcar S/N threshold (default 7)")
     p.add_argument("--max-width", type=float, default=0.1,
                    help="widest boxcar searched, seconds (default 0.1)")
+    p.add_argument("--plan", choices=("ddplan", "tree"), default="ddplan",
+                   help="DM/time plan: ddplan (default) decimates in time where the smearing "
+                        "budget allows; tree is the earlier plan (every level from DM 0)")
+    p.add_argument("--smear-tol", type=float, default=1.5,
+                   help="ddplan's smearing budget: effective width of an unresolved burst at "
+                        "most this x native resolution's (S/N >= tol**-0.5 of it; default 1.5)")
     p.add_argument("-o", "--output", required=True, metavar="CANDS.csv",
                    help="your/FETCH candidate CSV to write (replaced atomically)")
     p.add_argument("--heimdall", metavar="CANDS.cand", default=None,
@@ -35,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.search import SearchConfig, search_files, write_heimdall_cands
 
     cfg = SearchConfig(dm_min=args.dm_min, dm_max=args.dm_max, snr_min=args.snr_min,
-                       max_width_s=args.max_width)
+                       max_width_s=args.max_width, plan=args.plan, smear_tol=args.smear_tol)
     cfg.check(args.files[0])
     if args.heimdall and len(args.files) > 1:
         raise InputError(args.heimdall, "a Heimdall .cand list holds one file's candidates; "
