@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from frbtriage import cli
 from frbtriage.errors import InputError
 from frbtriage.physics import delay_samples
 from frbtriage.simulate import SimulationConfig, read_truth_csv, simulate_observation
@@ -84,9 +85,16 @@ def test_families_are_off_by_default_and_named_when_on(fam_obs) -> None:  # noqa
     assert all(r.params["sweep_s"] < 0 for r in rows if family_of(r) == "chirp_reversed")
 
 
-def test_unknown_family_is_refused(tmp_path: Path) -> None:
+def test_unknown_family_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(InputError, match="unknown family sad_trombone"):
         simulate_observation(tmp_path, minutes=0.05, nchan=16, families=("sad_trombone",))
+    out = tmp_path / "cli"
+    assert cli.main(["simulate", str(out), "--families", "peryton", "bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown family bogus" in err[0]
+    assert cli.main(["simulate", str(out), "--minutes", "0.05", "--nchan", "64",
+                     "--families", "peryton", "faint", "--family-rate", "20"]) == 0
+    assert {family_of(r) for r in read_truth_csv(out / "truth.csv")} >= {"peryton", "faint"}
 
 
 def test_family_events_are_where_and_as_bright_as_truth_says(fam_obs) -> None:  # noqa: ANN001
