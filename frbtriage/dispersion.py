@@ -60,8 +60,9 @@ MIN_SUBBAND_SNR = 5.0
 MIN_SUBBANDS = 4
 #: The divisions of the band tried, finest first.
 SUBBANDS = (32, 16, 8, 4)
-#: The grid of indices fitted (the 1-sigma interval must lie inside it to count).
-ALPHA_GRID = np.linspace(0.25, 4.0, 1501)
+#: The grid of indices fitted (the 1-sigma interval must lie inside it to count): from -2
+#: (a linear chirp, ``t`` proportional to ``-f``, is -1) to 4, in steps of 0.0025.
+ALPHA_GRID = np.linspace(-2.0, 4.0, 2401)
 #: How far from 2 a consistent index may lie beyond 3 sigma (drifts and scattering bias it).
 COLD_PLASMA_TOLERANCE = 0.02
 
@@ -72,7 +73,9 @@ class DispersionCheck:
 
     ``index``: the fitted exponent (NaN when not measurable, with ``reason`` saying why);
     ``err``: its 1-sigma error; ``subbands``: how many sub-bands gave an arrival time, of
-    ``tried``; ``span_mhz``: the frequency range between the outermost ones.
+    ``tried``; ``span_mhz``: the frequency range between the outermost ones; ``delay_s``: the
+    fitted delay of the band's bottom edge after its top (s; negative = the low frequencies
+    arrive first, a reversed chirp, which cold plasma never makes; NaN when not measured).
     """
 
     index: float
@@ -81,6 +84,7 @@ class DispersionCheck:
     tried: int
     span_mhz: float
     reason: str = ""
+    delay_s: float = math.nan
 
     @property
     def measured(self) -> bool:
@@ -95,9 +99,12 @@ class DispersionCheck:
     @property
     def consistent(self) -> bool | None:
         """True when the index agrees with 2 (within 3 sigma plus
-        :data:`COLD_PLASMA_TOLERANCE`), False when it does not, None when not measured."""
+        :data:`COLD_PLASMA_TOLERANCE`) and the low frequencies arrive later
+        (``delay_s > 0``), False when not, None when not measured."""
         if not self.measured:
             return None
+        if not self.delay_s > 0:
+            return False
         return abs(self.index - 2.0) <= 3.0 * self.err + COLD_PLASMA_TOLERANCE
 
     def describe(self) -> str:
@@ -106,6 +113,8 @@ class DispersionCheck:
             return f"dispersion index not measured: {self.reason}"
         verdict = ("consistent with cold plasma (2)" if self.consistent
                    else "NOT the cold-plasma law (2)")
+        if not self.delay_s > 0:
+            verdict += ", low frequencies first"
         return (f"dispersion index {self.index:.3f} +- {self.err:.3f} from {self.subbands} "
                 f"sub-bands over {self.span_mhz:.0f} MHz: {verdict}")
 
@@ -151,16 +160,28 @@ def _subband_arrivals(img: NDArray[np.float64], noise: NDArray[np.float64],
     return [(float(freq[i]), float(k[i] + shift[i]), float(err[i])) for i in np.flatnonzero(ok)]
 
 
-def _chi2(alphas: NDArray[np.float64], freqs: NDArray[np.float64], times: NDArray[np.float64],
-          w: NDArray[np.float64], f_hi: float, f_lo: float) -> NDArray[np.float64]:
-    """Chi-square of the best ``t0 + D g_alpha(f)`` for each of ``alphas`` (weights ``w``)."""
+def _shape(alphas: NDArray[np.float64], freqs: NDArray[np.float64], f_hi: float, f_lo: float
+           ) -> NDArray[np.float64]:
+    """``(f**-a - f_hi**-a) / (f_lo**-a - f_hi**-a)`` ``(nalpha, nfreq)``: 0 at the top edge,
+    1 at the bottom; its limit ``ln(f / f_hi) / ln(f_lo / f_hi)`` at ``a = 0``."""
     a = alphas[:, None]
-    g = (freqs[None, :] ** -a - f_hi ** -a) / (f_lo ** -a - f_hi ** -a)  # (nalpha, nsub)
+    zero = np.abs(a) < 1e-9
+    safe = np.where(zero, 1.0, a)
+    g = (freqs[None, :] ** -safe - f_hi ** -safe) / (f_lo ** -safe - f_hi ** -safe)
+    return np.where(zero, np.log(freqs[None, :] / f_hi) / math.log(f_lo / f_hi), g)
+
+
+def _lsq(alphas: NDArray[np.float64], freqs: NDArray[np.float64], times: NDArray[np.float64],
+         w: NDArray[np.float64], f_hi: float, f_lo: float
+         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Chi-square ``(nalpha,)`` of the weighted least-squares ``t0 + D g_alpha(f)`` at each of
+    ``alphas``, and its ``D`` ``(nalpha,)`` (s: the delay of ``f_lo`` after ``f_hi``)."""
+    g = _shape(alphas, freqs, f_hi, f_lo)  # (nalpha, nsub)
     sw, swt = w.sum(), (w * times).sum()
     swg, swgg, swgt = (w * g).sum(1), (w * g * g).sum(1), (w * g * times).sum(1)
     d = (sw * swgt - swg * swt) / (sw * swgg - swg**2)
     t0 = (swt - d * swg) / sw
-    return (w * (times[None, :] - t0[:, None] - d[:, None] * g) ** 2).sum(1)
+    return (w * (times[None, :] - t0[:, None] - d[:, None] * g) ** 2).sum(1), d
 
 
 def _interval(alphas: NDArray[np.float64], chi2: NDArray[np.float64], scale: float
@@ -174,20 +195,23 @@ def _interval(alphas: NDArray[np.float64], chi2: NDArray[np.float64], scale: flo
 
 
 def _fit(freqs: NDArray[np.float64], times: NDArray[np.float64], errs: NDArray[np.float64],
-         f_hi: float, f_lo: float) -> tuple[float, float]:
-    """Best ``alpha`` and its 1-sigma error for ``times`` (s, errors ``errs``) at ``freqs``
-    (MHz): a coarse grid over :data:`ALPHA_GRID`, then a fine one around its least."""
+         f_hi: float, f_lo: float) -> tuple[float, float, float]:
+    """Best ``alpha``, its 1-sigma error and the fitted delay ``D`` (s) for ``times`` (s,
+    errors ``errs``) at ``freqs`` (MHz): a coarse grid over :data:`ALPHA_GRID`, then a fine
+    one around its least."""
     w = 1.0 / errs**2
-    chi2 = _chi2(ALPHA_GRID, freqs, times, w, f_hi, f_lo)
+    chi2, d = _lsq(ALPHA_GRID, freqs, times, w, f_hi, f_lo)
     scale = max(1.0, float(chi2.min()) / (freqs.size - 3))  # reduced chi-square when > 1
     coarse = _interval(ALPHA_GRID, chi2, scale)
     if coarse is None:
-        return float(ALPHA_GRID[int(np.argmin(chi2))]), math.inf
+        best = int(np.argmin(chi2))
+        return float(ALPHA_GRID[best]), math.inf, float(d[best])
     step = float(ALPHA_GRID[1] - ALPHA_GRID[0])
     fine = np.linspace(coarse[0] - step, coarse[1] + step, 801)
-    chi2 = _chi2(fine, freqs, times, w, f_hi, f_lo)
+    chi2, d = _lsq(fine, freqs, times, w, f_hi, f_lo)
     lo, hi = _interval(fine, chi2, scale) or coarse
-    return float(fine[int(np.argmin(chi2))]), 0.5 * (hi - lo)
+    best = int(np.argmin(chi2))
+    return float(fine[best]), 0.5 * (hi - lo), float(d[best])
 
 
 def dispersion_index(ft: ArrayLike, f_hi_mhz: float, f_lo_mhz: float, pixel_s: float,
@@ -225,12 +249,12 @@ def dispersion_index(ft: ArrayLike, f_hi_mhz: float, f_lo_mhz: float, pixel_s: f
                            nsub, len(found))
     freqs, lags, errs = (np.array(c) for c in zip(*found, strict=True))
     times = lags * pixel_s + K_DM * dm * (freqs**-2 - f_hi_mhz**-2)
-    index, err = _fit(freqs, times, errs * pixel_s, f_hi_mhz, f_lo_mhz)
+    index, err, delay = _fit(freqs, times, errs * pixel_s, f_hi_mhz, f_lo_mhz)
     span = float(freqs.max() - freqs.min())
     if not math.isfinite(err):
         return DispersionCheck(math.nan, math.nan, len(found), nsub, span,
                                f"the index is not constrained over {span:.0f} MHz")
-    return DispersionCheck(float(index), err, len(found), nsub, span)
+    return DispersionCheck(float(index), err, len(found), nsub, span, delay_s=delay)
 
 
 def measure(new: NewCandidate, ft: ArrayLike) -> NewCandidate:

@@ -162,3 +162,27 @@ def test_prepare_stores_the_measured_index(samples_dir: Path, tmp_path: Path) ->
             else:
                 assert rec.dispersion_index is None and rec.dispersion_err is None
         assert measured >= 2
+
+
+def test_a_linear_chirp_measures_minus_one() -> None:
+    """``t`` linear in ``f`` is the index -1, inside the fitted grid, so it is measured and
+    flagged rather than left at the grid's end."""
+    r = index_of(sweep_image(-1.0, 8.0, 4.0, seed=8), 8.0)  # the sweep stays in the window
+    assert r.measured and r.consistent is False
+    assert abs(r.index + 1.0) < 5 * r.err + 0.01 and r.delay_s > 0
+
+
+def test_a_reversed_sweep_is_not_cold_plasma_even_at_index_two() -> None:
+    """Low frequencies first (a reversed chirp reported at a small DM): the index may be 2,
+    but the fitted delay is negative, which no cold plasma gives."""
+    rng = np.random.default_rng(9)
+    f = row_frequencies(256, F_HI, F_LO)
+    late = K_DM * 8.0 * (f**-2 - f[0] ** -2) / PIXEL  # a DM-8 sweep, 155 px, not dedispersed
+    pos = 50 + late[-1] - late  # mirrored: the bottom row first
+    t = np.arange(256)
+    img = rng.normal(size=(256, 256)) + 4.0 * np.exp(-0.5 * ((t - pos[:, None]) / 0.5) ** 2)
+    r = index_of(img, 0.0)
+    assert r.measured and r.delay_s < 0 and r.consistent is False
+    assert "low frequencies first" in r.describe()
+    fwd = index_of(sweep_image(2.0, 300.0, 4.0, seed=9), 300.0)
+    assert fwd.delay_s == pytest.approx(K_DM * 300.0 * (F_LO**-2 - F_HI**-2), rel=0.05)

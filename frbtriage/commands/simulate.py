@@ -38,6 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep injected bursts out of the images of RFI and noise candidates "
                         "(redraw or drop those), so every label 0 image is burst-free; what "
                         "training sets use when bursts are boosted far above the sky rate")
+    p.add_argument("--families", nargs="+", default=(), metavar="FAMILY",
+                   help="also inject these families (burst morphologies: band_limited "
+                        "scattered drifting wide low_dm faint; interference that imitates "
+                        "bursts: peryton chirp_power chirp_linear chirp_reversed intermittent)")
+    p.add_argument("--family-rate", type=float, default=10.0,
+                   help="events of each of --families per minute (default 10)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(), n_bursts=args.n_bursts, burst_rate=args.burst_rate,
         snr_range=tuple(args.snr), dm_range=tuple(args.dm), rfi_rate=args.rfi_rate,
         noise_rate=args.noise_rate, dead_fraction=args.dead_fraction, threshold=args.threshold,
-        clean_negatives=args.clean_negatives)
+        clean_negatives=args.clean_negatives, families=tuple(args.families),
+        family_rate=args.family_rate)
     kinds = Counter(r.kind for r in res.truth)
     labels = Counter(c.label for c in res.candidates)
     logging.getLogger(__name__).info("truth rows by kind: %s", dict(kinds))

@@ -41,7 +41,7 @@ from its parameters alone.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,7 +49,13 @@ from scipy.ndimage import gaussian_filter1d
 
 from frbtriage.physics import delay_seconds, smearing_seconds
 from frbtriage.simulate.layout import Layout
-from frbtriage.simulate.profiles import Pulse, PulseBlock, inject_block, render_pulse
+from frbtriage.simulate.profiles import (
+    Pulse,
+    PulseBlock,
+    inject_block,
+    merge_blocks,
+    render_pulse,
+)
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 REF_FREQ_MHZ = 600.0
@@ -75,10 +81,41 @@ class Burst:
     scint_mod: float = 0.0
     fluence: float = 1.0
     seed: int = 0
+    #: sub-bursts (drifting repeater bursts): component ``k`` (0 .. ``n_sub - 1``) arrives
+    #: ``k * sub_gap_s`` after ``time_s``, its Gaussian spectrum centred ``k * sub_drift_mhz``
+    #: from ``spec_centre_mhz`` (negative: the "sad trombone" of repeaters), carrying the share
+    #: ``sub_amps[k] / sum(sub_amps)`` of the fluence; same DM, scattering and scintillation
+    n_sub: int = 1
+    sub_gap_s: float = 0.0
+    sub_drift_mhz: float = 0.0
+    sub_amps: tuple[float, ...] = ()
 
     def as_dict(self) -> dict[str, float | str | int]:
         """Plain dict of the parameters."""
         return asdict(self)
+
+    def components(self) -> list[Burst]:
+        """The burst's sub-bursts as single-component bursts (itself when ``n_sub == 1``)."""
+        if self.n_sub <= 1:
+            return [self]
+        amps = np.asarray(self.sub_amps or (1.0,) * self.n_sub, dtype=np.float64)
+        share = amps / amps.sum()
+        return [replace(self, time_s=self.time_s + k * self.sub_gap_s,
+                        spec_centre_mhz=self.spec_centre_mhz + k * self.sub_drift_mhz,
+                        fluence=self.fluence * float(share[k]), n_sub=1, sub_amps=())
+                for k in range(self.n_sub)]
+
+    def render(self, layout: Layout, live: NDArray[np.bool_] | None = None) -> PulseBlock:
+        """The burst rendered on ``layout``'s samples (all sub-bursts), noise-sigma units."""
+        return self.render_on(layout.freqs, layout.chan_bw, layout.tsamp, live)
+
+    def render_on(self, freqs_mhz: NDArray, chan_bw: float, tsamp: float,
+                  live: NDArray[np.bool_] | None = None) -> PulseBlock:
+        """:meth:`render` on any channels (see :meth:`pulse_on`), samples of ``tsamp`` s."""
+        if self.n_sub <= 1:
+            return render_pulse(self.pulse_on(freqs_mhz, chan_bw, live), tsamp)
+        return merge_blocks([render_pulse(c.pulse_on(freqs_mhz, chan_bw, live), tsamp)
+                             for c in self.components()])
 
     def spectrum_shape(self, freqs_mhz: NDArray, chan_bw: float,
                        live: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
@@ -108,7 +145,10 @@ class Burst:
     def pulse_on(self, freqs_mhz: NDArray, chan_bw: float,
                  live: NDArray[np.bool_] | None = None) -> Pulse:
         """The burst as a :class:`Pulse` on any channels: centres ``freqs_mhz`` ``(nchan,)``
-        (ascending or descending), width ``chan_bw`` MHz; delays relative to the highest."""
+        (ascending or descending), width ``chan_bw`` MHz; delays relative to the highest.
+        A burst of several sub-bursts is not one pulse: use :meth:`render_on`."""
+        if self.n_sub > 1:
+            raise ValueError("a burst of several sub-bursts is rendered by render_on")
         f = np.asarray(freqs_mhz, dtype=np.float64)
         return Pulse(
             t_centre=self.time_s + delay_seconds(self.dm, f),
@@ -131,7 +171,7 @@ def inject_burst(data: NDArray, freqs_mhz: NDArray, tsamp: float, burst: Burst, 
     """
     f = np.asarray(freqs_mhz, dtype=np.float64)
     chan_bw = abs(float(f[1] - f[0])) if f.size > 1 else 1.0
-    block = render_pulse(burst.pulse_on(f, chan_bw), tsamp)
+    block = burst.render_on(f, chan_bw, tsamp)
     per_row = np.asarray(scale, dtype=np.float64)
     inject_block(data, block, start=start,
                  scale=per_row[block.chans] if per_row.ndim else float(per_row))
@@ -194,4 +234,58 @@ def draw_burst(rng: np.random.Generator, layout: Layout, time_s: float, dm: floa
     if rng.random() < 0.5:
         b.scint_bw_mhz = _loguniform(rng, 0.2, 20.0)
         b.scint_mod = float(rng.uniform(0.3, 1.0))
+    return b
+
+
+#: Burst morphologies beyond :func:`draw_burst`'s (catalogue morphologies a model trained on
+#: its draws may not know); :func:`draw_family_burst` draws one.
+BURST_FAMILIES = ("band_limited", "scattered", "drifting", "wide", "low_dm", "faint")
+#: DM range (pc cm^-3) of ``low_dm`` bursts.
+LOW_DM_RANGE = (10.0, 40.0)
+#: S/N above the search threshold of ``faint`` bursts (target S/N threshold .. threshold + 3).
+FAINT_EXCESS = 3.0
+
+
+def draw_family_burst(rng: np.random.Generator, layout: Layout, family: str, time_s: float,
+                      dm: float) -> Burst:
+    """A burst of ``family`` (one of :data:`BURST_FAMILIES`) at ``time_s`` (s, top of the
+    band) and ``dm`` (pc cm^-3): :func:`draw_burst`'s draws, then
+
+    * ``band_limited``: a Gaussian spectrum 30-400 MHz wide (FWHM, log-uniform) anywhere in
+      the band, or (one in three) a steep power law, index +-(8-20), bright at one edge;
+    * ``scattered``: scattering time 3-30 ms at 600 MHz (log-uniform; ``f^-4``: 15-150 ms
+      at 400 MHz);
+    * ``drifting``: 2-4 sub-bursts 2-10 ms apart, each a Gaussian spectrum 60-200 MHz wide,
+      their centres falling 30-120 MHz per sub-burst (repeaters' downward drift), widths
+      0.5-4 ms, amplitudes 0.4-1;
+    * ``wide``: FWHM 10-50 ms (log-uniform);
+    * ``low_dm`` and ``faint``: :func:`draw_burst`'s morphology (the caller picks the DM and
+      the S/N: :data:`LOW_DM_RANGE`, threshold + 0-:data:`FAINT_EXCESS`).
+    """
+    if family not in BURST_FAMILIES:
+        raise ValueError(f"unknown burst family {family!r}")
+    b = draw_burst(rng, layout, time_s, dm)
+    lo, hi = float(layout.freqs.min()), float(layout.freqs.max())
+    if family == "band_limited":
+        if rng.random() < 2 / 3:
+            b.spectrum = "gaussian"
+            b.spec_fwhm_mhz = _loguniform(rng, 30.0, 400.0)
+            b.spec_centre_mhz = float(rng.uniform(lo, hi))
+        else:
+            b.spectrum = "powerlaw"
+            b.spec_index = float(rng.uniform(8.0, 20.0)) * (1 if rng.random() < 0.5 else -1)
+    elif family == "scattered":
+        b.scatter_s = _loguniform(rng, 3e-3, 30e-3)
+    elif family == "drifting":
+        b.spectrum = "gaussian"
+        b.n_sub = int(rng.integers(2, 5))
+        b.sub_gap_s = float(rng.uniform(2e-3, 10e-3))
+        b.sub_drift_mhz = -float(rng.uniform(30.0, 120.0))
+        b.spec_fwhm_mhz = float(rng.uniform(60.0, 200.0))
+        span = -b.sub_drift_mhz * (b.n_sub - 1)
+        b.spec_centre_mhz = float(rng.uniform(lo + span, hi)) if span < hi - lo else hi
+        b.width_s = _loguniform(rng, 0.5e-3, 4e-3)
+        b.sub_amps = tuple(float(a) for a in rng.uniform(0.4, 1.0, b.n_sub))
+    elif family == "wide":
+        b.width_s = _loguniform(rng, 10e-3, 50e-3)
     return b

@@ -15,6 +15,15 @@ bandpass. Outputs (in ``out_dir``; each written to a temporary name, then rename
 * ``candidates.csv`` -- your/FETCH candmaker CSV of what a search reports
   (:mod:`frbtriage.simulate.search`): bursts label 1, RFI and noise label 0.
 
+Families (off by default, ``families``): burst morphologies
+(:data:`~frbtriage.simulate.bursts.BURST_FAMILIES`: band-limited, scattered, drifting
+multi-component, wide, low-DM, faint) and interference that imitates bursts
+(:data:`FAMILY_RFI`: peryton-like sweeps, ``f^-1``, linear and reversed chirps, intermittent
+carriers), ``family_rate`` of each per minute on top of the mix above, drawn from their own
+random stream (the rest of the observation is what it is without them, except for the
+search's noise draws), each recorded with its family name in ``params["family"]`` of
+``truth.csv`` (:func:`frbtriage.simulate.truth.family_of`).
+
 Defaults per simulated minute: 10 bursts, 6 broadband impulses, 6 narrowband bursts,
 2 drifting carriers, 20 noise candidates; 4 persistent carriers and 3 % dead channels per
 file. Burst DMs are log-uniform in ``dm_range`` but capped at the largest DM whose sweep
@@ -34,7 +43,16 @@ from numpy.typing import NDArray
 
 from frbtriage.errors import InputError
 from frbtriage.safe_write import replacing
-from frbtriage.simulate.bursts import REF_FREQ_MHZ, Burst, _loguniform, draw_burst
+from frbtriage.simulate.bursts import (
+    BURST_FAMILIES,
+    FAINT_EXCESS,
+    LOW_DM_RANGE,
+    REF_FREQ_MHZ,
+    Burst,
+    _loguniform,
+    draw_burst,
+    draw_family_burst,
+)
 from frbtriage.simulate.layout import EDGE_MARGIN_S, Layout, make_layout
 from frbtriage.simulate.noise import (
     Bandpass,
@@ -43,14 +61,19 @@ from frbtriage.simulate.noise import (
     noise_chunk,
     quantise,
 )
-from frbtriage.simulate.profiles import PulseBlock, inject_block, render_pulse
+from frbtriage.simulate.profiles import PulseBlock, inject_block
 from frbtriage.simulate.rfi import (
+    SWEEP_FAMILIES,
+    IntermittentCarrier,
     PersistentChannel,
+    SweepRFI,
     TransientRFI,
     draw_drift,
     draw_impulse,
+    draw_intermittent,
     draw_narrowband,
     draw_persistent,
+    draw_sweep,
 )
 from frbtriage.simulate.search import SearchEmulator, Trace, capped, expected_snr
 from frbtriage.simulate.truth import (
@@ -75,6 +98,16 @@ CANDS_NAME = "candidates.csv"
 TSTART_MJD = 60310.0
 #: Keep rendered pulses in memory between planning and writing up to this many bytes.
 _CACHE_BYTES = 256 * 2**20
+#: Interference families that imitate bursts: the sweep laws' families, then "intermittent".
+FAMILY_RFI = (*SWEEP_FAMILIES.values(), "intermittent")
+#: Every family ``SimulationConfig.families`` may name.
+FAMILIES = (*BURST_FAMILIES, *FAMILY_RFI)
+#: Target S/N range of the interference families (at the DM a search reports them).
+FAMILY_RFI_SNR = (8.0, 50.0)
+#: DM range (pc cm^-3) whose sweeps ``chirp_reversed`` events take.
+REVERSED_DM_RANGE = (5.0, 50.0)
+
+Model = Burst | TransientRFI | SweepRFI | IntermittentCarrier
 
 
 @dataclass
@@ -98,6 +131,9 @@ class SimulationConfig:
     threshold: float = 6.0
     sefd_jy: float = 50.0
     clean_negatives: bool = False
+    #: extra families to inject (names from :data:`FAMILIES`), ``family_rate`` of each a minute
+    families: tuple[str, ...] = ()
+    family_rate: float = 10.0
 
     def validate(self, path: object = None) -> Layout:
         """Check every value; raise :class:`InputError` naming ``path``; return the layout."""
@@ -127,6 +163,12 @@ class SimulationConfig:
             bad(f"--threshold must be > 0, got {self.threshold}")
         if not 0 <= self.seed < 2**63:
             bad(f"--seed must be a non-negative integer, got {self.seed}")
+        unknown = sorted(set(self.families) - set(FAMILIES))
+        if unknown:
+            bad(f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} "
+                f"(known: {', '.join(FAMILIES)})")
+        if not (np.isfinite(self.family_rate) and self.family_rate >= 0):
+            bad(f"--family-rate must be >= 0, got {self.family_rate}")
         return layout
 
 
@@ -134,7 +176,7 @@ class SimulationConfig:
 class _Event:
     """A transient to inject: its model, truth row, sample span and (optionally) its block."""
 
-    model: Burst | TransientRFI
+    model: Model
     row: TruthRow
     start: int
     stop: int
@@ -158,6 +200,18 @@ class SimulationResult:
 
 def _count(rate_per_min: float, minutes: float) -> int:
     return int(round(rate_per_min * minutes))
+
+
+def _free_time(rng: np.random.Generator, latest: float, taken: list[float]) -> float:
+    """A burst time (s) in ``[EDGE_MARGIN_S, latest]`` more than 0.5 s from every time in
+    ``taken`` (up to 30 tries; the last one otherwise), appended to ``taken``."""
+    t = float(rng.uniform(EDGE_MARGIN_S, latest))
+    for _ in range(30):
+        if all(abs(t - u) > 0.5 for u in taken):
+            break
+        t = float(rng.uniform(EDGE_MARGIN_S, latest))
+    taken.append(t)
+    return t
 
 
 class _Planner:
@@ -221,13 +275,13 @@ class _Planner:
         return lo, hi
 
     # --- transients --------------------------------------------------------------------
-    def _render_scaled(self, model: Burst | TransientRFI, dm: float, target: float,
+    def _render_scaled(self, model: Model, dm: float, target: float,
                        max_peak: float = np.inf) -> tuple[PulseBlock, float, int, int]:
         """Render with unit fluence, scale the fluence to reach ``target`` S/N at ``dm``
         (but keep the brightest value <= ``max_peak`` sigma); returns (scaled block, S/N with
         saturation, matched width, centre sample)."""
         model.fluence = 1.0
-        block = render_pulse(model.pulse(self.layout, self.live), self.layout.tsamp)
+        block = model.render(self.layout, self.live)
         snr1, _, _ = expected_snr(block, self.layout, dm, self.live)
         scale = target / snr1 if snr1 > 0 else 0.0
         peak1 = float(block.data.max()) if block.data.size else 0.0
@@ -239,7 +293,7 @@ class _Planner:
                                           dm, self.live)
         return block, snr, width, centre
 
-    def _keep(self, model: Burst | TransientRFI, row: TruthRow, block: PulseBlock) -> _Event:
+    def _keep(self, model: Model, row: TruthRow, block: PulseBlock) -> _Event:
         ev = _Event(model, row, block.start, block.stop)
         nbytes = block.data.nbytes
         if self.cached_bytes + nbytes <= _CACHE_BYTES:
@@ -261,32 +315,115 @@ class _Planner:
         for _ in range(n):
             dm = _loguniform(rng, dm_lo, dm_hi) if dm_lo > 0 else float(rng.uniform(0, dm_hi))
             latest = max(lay.duration - EDGE_MARGIN_S - lay.sweep(dm), EDGE_MARGIN_S)
-            t = float(rng.uniform(EDGE_MARGIN_S, latest))
-            for _ in range(30):
-                if all(abs(t - u) > 0.5 for u in times):
-                    break
-                t = float(rng.uniform(EDGE_MARGIN_S, latest))
-            times.append(t)
+            t = _free_time(rng, latest, times)
             b = draw_burst(rng, lay, t, dm)
             target = _loguniform(rng, *cfg.snr_range) if cfg.snr_range[0] < cfg.snr_range[1] \
                 else cfg.snr_range[0]
-            block, snr, width, _ = self._render_scaled(b, dm, target)
-            lo_f, hi_f = lay.f_bottom, lay.f_top
-            row = self.row(
-                "burst", time_s=b.time_s, dm=b.dm, width_s=b.width_s, width_samples=width,
-                snr=snr, fluence=b.fluence, fluence_jy_ms=self._flu_jy_ms(b.fluence),
-                peak_sigma=float(block.data.max()) if block.data.size else 0.0,
-                spectrum=b.spectrum, spec_index=b.spec_index, spec_running=b.spec_running,
-                spec_centre_mhz=b.spec_centre_mhz if b.spectrum == "gaussian" else None,
-                spec_fwhm_mhz=b.spec_fwhm_mhz if b.spectrum == "gaussian" else None,
-                scint_bw_mhz=b.scint_bw_mhz, scint_mod=b.scint_mod,
-                scatter_ms=b.scatter_s * 1e3, freq_lo_mhz=lo_f, freq_hi_mhz=hi_f,
-                params={"target_snr": target, "scatter_ref_mhz": REF_FREQ_MHZ,
-                        "scatter_index": -4.0, "seed": b.seed})
-            self._keep(b, row, block)
-            search.traces.append(Trace.from_truth(row, lay.tsamp))
-            det = search.burst(block, dm, width * lay.tsamp)
-            self.detections.append((row.id, 1, det))
+            self._add_burst(search, b, target)
+
+    def _add_burst(self, search: SearchEmulator, b: Burst, target: float,
+                   family: str | None = None) -> None:
+        """Scale ``b`` to ``target`` S/N, record it (with its ``family`` when not a standard
+        burst), keep it for writing and report its detection."""
+        lay = self.layout
+        block, snr, width, _ = self._render_scaled(b, b.dm, target)
+        params: dict[str, object] = {"target_snr": target, "scatter_ref_mhz": REF_FREQ_MHZ,
+                                     "scatter_index": -4.0, "seed": b.seed}
+        if family is not None:
+            params["family"] = family
+        if b.n_sub > 1:
+            params.update(n_sub=b.n_sub, sub_gap_s=b.sub_gap_s, sub_drift_mhz=b.sub_drift_mhz,
+                          sub_amps=list(b.sub_amps))
+        row = self.row(
+            "burst", time_s=b.time_s, dm=b.dm, width_s=b.width_s, width_samples=width,
+            snr=snr, fluence=b.fluence, fluence_jy_ms=self._flu_jy_ms(b.fluence),
+            peak_sigma=float(block.data.max()) if block.data.size else 0.0,
+            spectrum=b.spectrum, spec_index=b.spec_index, spec_running=b.spec_running,
+            spec_centre_mhz=b.spec_centre_mhz if b.spectrum == "gaussian" else None,
+            spec_fwhm_mhz=b.spec_fwhm_mhz if b.spectrum == "gaussian" else None,
+            scint_bw_mhz=b.scint_bw_mhz, scint_mod=b.scint_mod,
+            scatter_ms=b.scatter_s * 1e3, freq_lo_mhz=lay.f_bottom, freq_hi_mhz=lay.f_top,
+            params=params)
+        self._keep(b, row, block)
+        search.traces.append(Trace.from_truth(row, lay.tsamp))
+        det = search.burst(block, b.dm, width * lay.tsamp)
+        self.detections.append((row.id, 1, det))
+
+    def _family_count(self) -> int:
+        return max(1, _count(self.cfg.family_rate, self.cfg.minutes)) if self.cfg.family_rate \
+            else 0
+
+    def family_bursts(self, search: SearchEmulator, rng: np.random.Generator, dm_lo: float,
+                      dm_hi: float) -> None:
+        """The burst families of ``cfg.families`` (:func:`draw_family_burst`), from ``rng``."""
+        lay, cfg = self.layout, self.cfg
+        taken = [float(r.time_s) for r in self.rows if r.kind == "burst"]
+        for family in (f for f in cfg.families if f in BURST_FAMILIES):
+            for _ in range(self._family_count()):
+                lo, hi = LOW_DM_RANGE if family == "low_dm" else (dm_lo, dm_hi)
+                dm = _loguniform(rng, max(lo, 1e-3), max(hi, lo, 1e-3))
+                latest = max(lay.duration - EDGE_MARGIN_S - lay.sweep(dm) - 0.2, EDGE_MARGIN_S)
+                t = _free_time(rng, latest, taken)
+                b = draw_family_burst(rng, lay, family, t, dm)
+                if family == "faint":
+                    target = cfg.threshold + float(rng.uniform(0.0, FAINT_EXCESS))
+                else:
+                    target = _loguniform(rng, *cfg.snr_range) \
+                        if cfg.snr_range[0] < cfg.snr_range[1] else cfg.snr_range[0]
+                self._add_burst(search, b, target, family)
+
+    def family_rfi(self, search: SearchEmulator, rng: np.random.Generator, dm_lo: float,
+                   dm_hi: float) -> None:
+        """The interference families of ``cfg.families`` (:data:`FAMILY_RFI`), from ``rng``:
+        each scaled to its target S/N at the DM trial of the search that best aligns it."""
+        lay, cfg = self.layout, self.cfg
+        laws = {fam: law for law, fam in SWEEP_FAMILIES.items()}
+        for family in (f for f in cfg.families if f in FAMILY_RFI):
+            for _ in range(self._family_count()):
+                target = _loguniform(rng, *FAMILY_RFI_SNR)
+                ev: SweepRFI | IntermittentCarrier
+                if family == "intermittent":
+                    ev = draw_intermittent(rng, lay, 0.0)
+                    t0 = float(rng.uniform(0.1, max(lay.duration - 0.1 - ev.duration_s, 0.2)))
+                    ev.time_s, ev.starts_s = t0, tuple(t0 + x for x in ev.starts_s)
+                    dm = 0.0
+                else:
+                    lo, hi = REVERSED_DM_RANGE if family == "chirp_reversed" else (dm_lo, dm_hi)
+                    ev = draw_sweep(rng, lay, laws[family], _loguniform(rng, lo, max(hi, lo)))
+                    span = abs(ev.sweep_s)
+                    t0 = float(rng.uniform(EDGE_MARGIN_S, max(lay.duration - EDGE_MARGIN_S - span,
+                                                              EDGE_MARGIN_S + 1e-3)))
+                    ev.time_s = t0 + (span if ev.sweep_s < 0 else 0.0)
+                    ev.fluence = 1.0
+                    dm = search.best_dm(ev.render(lay, self.live))
+                block, snr, width, centre = self._render_scaled(ev, dm, target,
+                                                                2 * self.peak_cap)
+                f_lo, f_hi = ev.freq_range
+                # where the matched boxcar at search_dm sits (top-of-band time, s)
+                params: dict[str, object] = {"target_snr": target, "family": family,
+                                             "seed": ev.seed, "search_dm": dm,
+                                             "search_time_s": centre * lay.tsamp}
+                if isinstance(ev, SweepRFI):
+                    params.update(law=ev.law, index=ev.index, sweep_s=ev.sweep_s,
+                                  dm_like=ev.dm_like, break_mhz=ev.break_mhz,
+                                  spec_ripple=ev.spec_ripple)
+                    width_s, duration = ev.width_s, abs(ev.sweep_s)
+                else:
+                    params.update(starts_s=list(ev.starts_s), durations_s=list(ev.durations_s))
+                    width_s, duration = float(max(ev.durations_s)), ev.duration_s
+                row = self.row(
+                    ev.kind, time_s=ev.time_s, dm=0.0, width_s=width_s, width_samples=width,
+                    snr=snr, fluence=ev.fluence,
+                    peak_sigma=float(block.data.max()) if block.data.size else 0.0,
+                    spectrum="flat", spec_centre_mhz=0.5 * (f_lo + f_hi),
+                    spec_fwhm_mhz=f_hi - f_lo, freq_lo_mhz=max(f_lo, lay.f_bottom),
+                    freq_hi_mhz=min(f_hi, lay.f_top),
+                    chan_lo=lay.chan_of(min(f_hi, lay.f_top - 1e-9)),
+                    chan_hi=lay.chan_of(max(f_lo, lay.f_bottom + 1e-9)),
+                    duration_s=duration, params=params)
+                self._keep(ev, row, block)
+                for det in search.rfi(block):
+                    self.detections.append((row.id, 0, det))
 
     def rfi(self, search: SearchEmulator) -> None:
         lay, rng, cfg = self.layout, self.rng, self.cfg
@@ -368,7 +505,7 @@ def _write_filterbank(path: Path, layout: Layout, bandpass: Bandpass, events: li
             if ev.stop <= s:
                 continue
             if ev.block is None:
-                ev.block = render_pulse(ev.model.pulse(layout, live), layout.tsamp)
+                ev.block = ev.model.render(layout, live)
             inject_block(view, ev.block, start=s)
             if ev.stop > e:
                 still.append(ev)
@@ -414,7 +551,12 @@ def simulate_observation(out_dir: str | os.PathLike[str], minutes: float = 0.5,
                             threshold=cfg.threshold, rng=plan.search_rng,
                             clean_negatives=cfg.clean_negatives)
     plan.bursts(search, dm_lo, dm_hi)
+    family_rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(4)[3])
+    if cfg.families:
+        plan.family_bursts(search, family_rng, dm_lo, dm_hi)
     plan.rfi(search)
+    if cfg.families:
+        plan.family_rfi(search, family_rng, dm_lo, dm_hi)
     plan.noise(search)
     log.info("planned %d injections, %d candidates (%d RFI and %d noise candidates dropped: "
              "their images would hold a burst); writing %s", len(plan.events),

@@ -169,6 +169,29 @@ def render_pulse(p: Pulse, tsamp: float) -> PulseBlock:
     return PulseBlock(on.astype(np.int64), lo, data)
 
 
+def merge_blocks(blocks: list[PulseBlock]) -> PulseBlock:
+    """One block holding the sum of ``blocks`` (e.g. the sub-bursts of a drifting burst, the
+    on-periods of an intermittent carrier); each channel's row spans from the earliest
+    first sample to the latest last sample of the blocks that touch it."""
+    blocks = [b for b in blocks if b.chans.size]
+    if not blocks:
+        empty = np.zeros(0, np.int64)
+        return PulseBlock(empty, empty.copy(), np.zeros((0, 1), np.float32))
+    chans = np.unique(np.concatenate([b.chans for b in blocks]))
+    k0 = np.full(chans.size, np.iinfo(np.int64).max, np.int64)
+    k1 = np.full(chans.size, np.iinfo(np.int64).min, np.int64)
+    for b in blocks:
+        i = np.searchsorted(chans, b.chans)
+        k0[i] = np.minimum(k0[i], b.k0)
+        k1[i] = np.maximum(k1[i], b.k0 + b.data.shape[1])
+    data = np.zeros((chans.size, int((k1 - k0).max())), np.float32)
+    for b in blocks:
+        i = np.searchsorted(chans, b.chans)
+        cols = (b.k0 - k0[i])[:, None] + np.arange(b.data.shape[1])[None, :]
+        data[i[:, None], cols] += b.data  # a block lists each channel once
+    return PulseBlock(chans, k0, data)
+
+
 def inject_block(data: NDArray, block: PulseBlock, start: int = 0, scale: float | NDArray = 1.0
                  ) -> None:
     """Add ``block`` into ``data`` in place.

@@ -28,6 +28,24 @@ bright RFI saturates the 8-bit range as real RFI does.
   noise scaled by ``noise_gain`` (1-3). These channels are listed in the channel mask
   (``obs.bad_chans``) as a real-time pipeline's RFI flagging would list them.
 
+Interference that imitates bursts (off by default: ``SimulationConfig.families``; each with
+its family name in ``params["family"]`` of ``truth.csv``):
+
+* ``rfi_sweep`` (:class:`SweepRFI`) -- a broadband sweep arriving at ``time_s + sweep_s *
+  g(f)``, ``g`` = ``(f^-a - f_top^-a) / (f_bottom^-a - f_top^-a)`` (0 at the top channel, 1
+  at the bottom), Gaussian of FWHM ``width_s`` (1-20 ms) with the intra-channel smear of its
+  own slope, over 60-100 % of the band, +-30 % spectral ripple. ``law`` (family):
+  ``peryton``: ``a = 2 +- 0.05-0.3`` (microwave-oven perytons at Parkes: smooth,
+  dispersion-like, not cold plasma), or, one in two, ``a = 2`` down to ``break_mhz`` with the
+  lower part arriving at once (the law over part of the band only); ``power``: ``a = 1``
+  (``f^-1`` chirp); ``linear``: ``a = -1`` (``t`` linear in ``f``); ``reversed``: ``a = 2``
+  with the low frequencies first (``sweep_s < 0``). ``|sweep_s|`` is the cold-plasma sweep
+  of a DM drawn like the bursts' (capped to fit the file), ``reversed`` of DM 5-50. A search
+  reports a sweep at the DM trial that best aligns it, and its target S/N is that trial's.
+* ``rfi_intermittent`` (:class:`IntermittentCarrier`) -- a narrowband carrier (0.3-5 MHz)
+  switching on 2-6 times for 10-300 ms each, 20-500 ms apart, flat-topped with 1 ms edges
+  (radar and telemetry duty cycles). Target S/N (DM 0) log-uniform 8-50.
+
 Bandpass ripple and dead channels are instrumental and modelled in
 :mod:`frbtriage.simulate.noise`.
 """
@@ -42,7 +60,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from frbtriage.simulate.bursts import FWHM_PER_SIGMA, _loguniform
 from frbtriage.simulate.layout import Layout
-from frbtriage.simulate.profiles import Pulse
+from frbtriage.simulate.profiles import Pulse, PulseBlock, merge_blocks, render_pulse
 
 
 def band_weights(freqs_mhz: NDArray, chan_bw: float, f_lo: float, f_hi: float) -> NDArray:
@@ -87,6 +105,10 @@ class TransientRFI:
         return (self.spec_centre_mhz - self.spec_fwhm_mhz / 2,
                 self.spec_centre_mhz + self.spec_fwhm_mhz / 2)
 
+    def render(self, layout: Layout, live: NDArray[np.bool_] | None = None) -> PulseBlock:
+        """The event rendered on ``layout``'s samples, noise-sigma units."""
+        return render_pulse(self.pulse(layout, live), layout.tsamp)
+
     def pulse(self, layout: Layout, live: NDArray[np.bool_] | None = None) -> Pulse:
         """The event as a :class:`Pulse` on ``layout``."""
         f = layout.freqs
@@ -102,11 +124,7 @@ class TransientRFI:
             w = band_weights(f, layout.chan_bw, f_lo, f_hi)
             t = np.full(f.size, self.time_s)
         if self.spec_ripple > 0:
-            rng = np.random.default_rng(self.seed)
-            smooth = gaussian_filter1d(rng.standard_normal(f.size), max(f.size / 30, 1.0),
-                                       mode="reflect")
-            smooth /= max(float(np.abs(smooth).max()), 1e-12)
-            w = w * (1.0 + self.spec_ripple * smooth)
+            w = w * _ripple(self.seed, f.size, self.spec_ripple)
         on = w > 0
         mean = float(w[on].mean()) if on.any() else 1.0
         return Pulse(t_centre=t, sigma_s=sigma, tau=zeros, smear=zeros.copy(),
@@ -151,6 +169,165 @@ def draw_drift(rng: np.random.Generator, layout: Layout, time_s: float) -> Trans
                         spec_centre_mhz=f0, spec_fwhm_mhz=line, drift_mhz_s=float(rate),
                         duration_s=float(span / abs(rate)), line_mhz=float(line),
                         seed=int(rng.integers(2**31)))
+
+
+def _ripple(seed: int, nchan: int, amount: float) -> NDArray[np.float64]:
+    """A smooth random spectral modulation ``1 + amount * x``, ``|x| <= 1``, ``(nchan,)``."""
+    rng = np.random.default_rng(seed)
+    smooth = gaussian_filter1d(rng.standard_normal(nchan), max(nchan / 30, 1.0), mode="reflect")
+    smooth /= max(float(np.abs(smooth).max()), 1e-12)
+    return 1.0 + amount * smooth
+
+
+#: The laws of :class:`SweepRFI`, and the family each is recorded as.
+SWEEP_FAMILIES = {"peryton": "peryton", "power": "chirp_power", "linear": "chirp_linear",
+                  "reversed": "chirp_reversed"}
+
+
+@dataclass
+class SweepRFI:
+    """A broadband sweep by a law that is not cold plasma's (see the module doc).
+
+    ``time_s``: arrival at the top channel centre (s); ``sweep_s``: arrival at the bottom
+    channel centre minus that (s, negative = low frequencies first); ``index``: the exponent
+    ``a``; ``break_mhz``: below it every channel arrives with it (0 = no break);
+    ``f_lo_mhz``/``f_hi_mhz``: the part of the band it covers; ``fluence``: mean per-channel
+    fluence over those channels (noise sigma x samples).
+    """
+
+    law: str
+    time_s: float
+    sweep_s: float
+    index: float
+    width_s: float
+    f_lo_mhz: float
+    f_hi_mhz: float
+    break_mhz: float = 0.0
+    spec_ripple: float = 0.3
+    dm_like: float = 0.0
+    fluence: float = 1.0
+    seed: int = 0
+    kind: str = "rfi_sweep"
+
+    @property
+    def family(self) -> str:
+        """The family name recorded in the truth table."""
+        return SWEEP_FAMILIES[self.law]
+
+    @property
+    def freq_range(self) -> tuple[float, float]:
+        """Lowest and highest frequency (MHz) the sweep touches."""
+        return self.f_lo_mhz, self.f_hi_mhz
+
+    def arrival(self, freqs_mhz: NDArray, f_top: float, f_bottom: float) -> NDArray[np.float64]:
+        """Arrival time (s) at ``freqs_mhz`` of a sweep defined between the channel centres
+        ``f_top`` and ``f_bottom`` (MHz)."""
+        f = np.maximum(np.asarray(freqs_mhz, dtype=np.float64), self.break_mhz)
+        a = self.index
+        if abs(a) < 1e-9:
+            g = np.log(f / f_top) / np.log(f_bottom / f_top)
+        else:
+            g = (f**-a - f_top**-a) / (f_bottom**-a - f_top**-a)
+        return self.time_s + self.sweep_s * g
+
+    def pulse(self, layout: Layout, live: NDArray[np.bool_] | None = None) -> Pulse:
+        """The sweep as a :class:`Pulse` on ``layout``."""
+        f = layout.freqs
+        t = self.arrival(f, float(f.max()), float(f.min()))
+        slope = np.abs(np.gradient(t, f)) if f.size > 1 else np.zeros(1)
+        w = band_weights(f, layout.chan_bw, self.f_lo_mhz, self.f_hi_mhz)
+        if self.spec_ripple > 0:
+            w = w * _ripple(self.seed, f.size, self.spec_ripple)
+        on = w > 0
+        mean = float(w[on].mean()) if on.any() else 1.0
+        return Pulse(t_centre=t, sigma_s=self.width_s / FWHM_PER_SIGMA, tau=np.zeros(f.size),
+                     smear=slope * layout.chan_bw, fluence=self.fluence * w / mean)
+
+    def render(self, layout: Layout, live: NDArray[np.bool_] | None = None) -> PulseBlock:
+        """The sweep rendered on ``layout``'s samples, noise-sigma units."""
+        return render_pulse(self.pulse(layout, live), layout.tsamp)
+
+
+def draw_sweep(rng: np.random.Generator, layout: Layout, law: str, dm_like: float) -> SweepRFI:
+    """A :class:`SweepRFI` of ``law`` whose ``|sweep_s|`` is the cold-plasma sweep of
+    ``dm_like`` (pc cm^-3) across the band; ``time_s`` is set by the caller."""
+    if law not in SWEEP_FAMILIES:
+        raise ValueError(f"unknown sweep law {law!r}")
+    lo, hi = layout.f_bottom, layout.f_top
+    index, brk = 2.0, 0.0
+    if law == "peryton":
+        if rng.random() < 0.5:
+            index = 2.0 + float(rng.uniform(0.05, 0.3)) * (1 if rng.random() < 0.5 else -1)
+        else:
+            brk = float(rng.uniform(lo + 0.2 * (hi - lo), lo + 0.6 * (hi - lo)))
+    elif law == "power":
+        index = 1.0
+    elif law == "linear":
+        index = -1.0
+    span = float(rng.uniform(0.6, 1.0)) * (hi - lo)
+    f_lo = float(rng.uniform(lo, hi - span)) if span < hi - lo else lo
+    sweep = layout.sweep(dm_like) * (-1.0 if law == "reversed" else 1.0)
+    return SweepRFI(law=law, time_s=0.0, sweep_s=float(sweep), index=index,
+                    width_s=_loguniform(rng, 1e-3, 20e-3), f_lo_mhz=f_lo, f_hi_mhz=f_lo + span,
+                    break_mhz=brk, dm_like=float(dm_like), seed=int(rng.integers(2**31)))
+
+
+@dataclass
+class IntermittentCarrier:
+    """A narrowband carrier around ``spec_centre_mhz`` (``spec_fwhm_mhz`` wide, flat top)
+    switched on at ``starts_s`` for ``durations_s`` (s, with 1 ms edges); ``fluence`` is the
+    mean per-channel fluence of all on-periods together (noise sigma x samples)."""
+
+    time_s: float
+    spec_centre_mhz: float
+    spec_fwhm_mhz: float
+    starts_s: tuple[float, ...]
+    durations_s: tuple[float, ...]
+    fluence: float = 1.0
+    seed: int = 0
+    kind: str = "rfi_intermittent"
+    family: str = "intermittent"
+
+    @property
+    def freq_range(self) -> tuple[float, float]:
+        """Lowest and highest frequency (MHz) the carrier touches."""
+        return (self.spec_centre_mhz - self.spec_fwhm_mhz / 2,
+                self.spec_centre_mhz + self.spec_fwhm_mhz / 2)
+
+    @property
+    def duration_s(self) -> float:
+        """From the first switch-on to the last switch-off, s."""
+        return self.starts_s[-1] + self.durations_s[-1] - self.starts_s[0]
+
+    def render(self, layout: Layout, live: NDArray[np.bool_] | None = None) -> PulseBlock:
+        """All on-periods rendered on ``layout``'s samples, noise-sigma units."""
+        f = layout.freqs
+        w = band_weights(f, layout.chan_bw, *self.freq_range)
+        on = w > 0
+        w = w / (float(w[on].mean()) if on.any() else 1.0)
+        total = float(sum(self.durations_s))
+        zeros = np.zeros(f.size)
+        edge = 1e-3 / FWHM_PER_SIGMA
+        return merge_blocks([render_pulse(Pulse(
+            t_centre=np.full(f.size, t0 + d / 2), sigma_s=edge, tau=zeros,
+            smear=np.full(f.size, d), fluence=self.fluence * (d / total) * w), layout.tsamp)
+            for t0, d in zip(self.starts_s, self.durations_s, strict=True)])
+
+
+def draw_intermittent(rng: np.random.Generator, layout: Layout, time_s: float
+                      ) -> IntermittentCarrier:
+    """An :class:`IntermittentCarrier` first switching on at ``time_s`` seconds."""
+    bw = max(_loguniform(rng, 0.3, 5.0), layout.chan_bw)
+    fc = float(rng.uniform(layout.f_bottom + bw / 2, layout.f_top - bw / 2))
+    n = int(rng.integers(2, 7))
+    durations = [_loguniform(rng, 10e-3, 300e-3) for _ in range(n)]
+    starts, t = [], float(time_s)
+    for d in durations:
+        starts.append(t)
+        t += d + _loguniform(rng, 20e-3, 500e-3)
+    return IntermittentCarrier(time_s=float(time_s), spec_centre_mhz=fc, spec_fwhm_mhz=float(bw),
+                               starts_s=tuple(starts), durations_s=tuple(durations),
+                               seed=int(rng.integers(2**31)))
 
 
 @dataclass

@@ -250,6 +250,12 @@ class SearchEmulator:
         assert best is not None
         return self._detection(*best)
 
+    def best_dm(self, block: PulseBlock) -> float:
+        """The DM trial of the search grid at which ``block`` (any scale) has the highest
+        noise-free power-of-two boxcar S/N: the DM a search would report it at, pc cm^-3."""
+        res = [self._trial(block, self._delays[i])[0] for i in range(self.grid.size)]
+        return float(self.grid[int(np.argmax(res))])
+
     def rfi(self, block: PulseBlock, max_extra: int = 2) -> list[Detection]:
         """Candidates a search reports for an RFI event (possibly none)."""
         block = capped(block, self.headroom)

@@ -5,7 +5,9 @@
 =================  ==========================================================================
 id                 row number
 kind               burst, rfi_impulse, rfi_narrowband_burst, rfi_drift,
-                   rfi_persistent_channel, dead_channels, bandpass, noise_candidate
+                   rfi_persistent_channel, dead_channels, bandpass, noise_candidate; with
+                   ``families`` also rfi_sweep, rfi_intermittent (their family, and a burst's
+                   when it is not a standard one, in ``params["family"]``: :func:`family_of`)
 time_s             arrival time at the top channel centre, s from file start (burst); peak
                    time (impulse, narrowband); time the line is at ``spec_centre_mhz`` (drift)
 dm                 pc cm^-3 (0 for RFI)
@@ -74,6 +76,13 @@ class TruthRow:
     level: float | None = None
     candidate_rows: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+
+
+def family_of(row: TruthRow) -> str:
+    """The family of an injection: ``params["family"]`` where the simulator recorded one (a
+    burst morphology or an interference family, ``SimulationConfig.families``), else its
+    ``kind`` (``burst`` for a standard burst)."""
+    return str(row.params.get("family", row.kind))
 
 
 TRUTH_COLUMNS = tuple(f.name for f in fields(TruthRow))
