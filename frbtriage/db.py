@@ -120,7 +120,9 @@ class CandidateRecord(Base):
     image's rows cover evenly (row 0 highest), ``pixel_s`` the time between its columns
     (None for candidates stored before schema 6, or from sources that do not say);
     ``dispersion_index`` +- ``dispersion_err``: the exponent of its sweep measured from the
-    ``ft`` image (2 for cold plasma; :mod:`frbtriage.dispersion`), None when not measured.
+    ``ft`` image (2 for cold plasma; :mod:`frbtriage.dispersion`) and ``dispersion_delay_s``
+    the fitted delay of the band's bottom after its top (negative: a reversed sweep), None
+    when not measured.
     ``labels`` are its :class:`LabelRecord` rows
     (loaded with it); :attr:`label` is the most trusted known label among them.
     ``(file, tcand_key, dm_key, width)`` is unique, so the same list prepared twice adds
@@ -147,6 +149,7 @@ class CandidateRecord(Base):
     pixel_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     dispersion_index: Mapped[float | None] = mapped_column(Float, nullable=True)
     dispersion_err: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dispersion_delay_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     tcand_key: Mapped[int] = mapped_column(BigInteger)  # 0.1 ms units: > 2^31 after 60 h
     dm_key: Mapped[int] = mapped_column(Integer)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -50,8 +50,8 @@ if TYPE_CHECKING:
     from frbtriage.db import CandidateRecord
     from frbtriage.workspace import NewCandidate
 
-__all__ = ["COLD_PLASMA_TOLERANCE", "DispersionCheck", "check_candidate", "dispersion_index",
-           "measure", "row_frequencies"]
+__all__ = ["COLD_PLASMA_TOLERANCE", "DispersionCheck", "check_candidate", "cold_plasma",
+           "dispersion_index", "measure", "row_frequencies"]
 
 #: Sub-band S/N a pulse must reach to give an arrival time.
 MIN_SUBBAND_SNR = 5.0
@@ -65,6 +65,18 @@ SUBBANDS = (32, 16, 8, 4)
 ALPHA_GRID = np.linspace(-2.0, 4.0, 2401)
 #: How far from 2 a consistent index may lie beyond 3 sigma (drifts and scattering bias it).
 COLD_PLASMA_TOLERANCE = 0.02
+
+
+def cold_plasma(index: float | None, err: float | None, delay_s: float | None) -> bool | None:
+    """The rule: a sweep is cold plasma's when its ``index`` agrees with 2 within 3 ``err``
+    plus :data:`COLD_PLASMA_TOLERANCE` and its low frequencies arrive later (``delay_s > 0``,
+    seconds); None when it was not measured (any of them None or NaN)."""
+    values = (index, err, delay_s)
+    if any(v is None or not math.isfinite(v) for v in values):
+        return None
+    if not delay_s > 0:  # type: ignore[operator]
+        return False
+    return abs(index - 2.0) <= 3.0 * err + COLD_PLASMA_TOLERANCE  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
@@ -101,11 +113,7 @@ class DispersionCheck:
         """True when the index agrees with 2 (within 3 sigma plus
         :data:`COLD_PLASMA_TOLERANCE`) and the low frequencies arrive later
         (``delay_s > 0``), False when not, None when not measured."""
-        if not self.measured:
-            return None
-        if not self.delay_s > 0:
-            return False
-        return abs(self.index - 2.0) <= 3.0 * self.err + COLD_PLASMA_TOLERANCE
+        return cold_plasma(self.index, self.err, self.delay_s)
 
     def describe(self) -> str:
         """One line for people: the index and what it means."""
@@ -258,16 +266,18 @@ def dispersion_index(ft: ArrayLike, f_hi_mhz: float, f_lo_mhz: float, pixel_s: f
 
 
 def measure(new: NewCandidate, ft: ArrayLike) -> NewCandidate:
-    """``new`` with its ``dispersion_index`` / ``dispersion_err`` measured from its ``ft``
-    image (256, 256) and the axes it carries; unchanged (None) when it has no axes or the
-    index cannot be measured. Every source that stores candidates calls this."""
+    """``new`` with its ``dispersion_index``, ``dispersion_err`` and ``dispersion_delay_s``
+    measured from its ``ft`` image (256, 256) and the axes it carries; unchanged (None) when
+    it has no axes or the index cannot be measured. Every source that stores candidates
+    calls this."""
     if new.f_hi_mhz is None or new.f_lo_mhz is None or new.pixel_s is None:
         return new
     r = dispersion_index(ft, new.f_hi_mhz, new.f_lo_mhz, new.pixel_s, new.dm,
                          new.width / decimation(new.width))
     if not r.measured:
         return new
-    return dataclasses.replace(new, dispersion_index=r.index, dispersion_err=r.err)
+    return dataclasses.replace(new, dispersion_index=r.index, dispersion_err=r.err,
+                               dispersion_delay_s=r.delay_s)
 
 
 def check_candidate(rec: CandidateRecord, ft: ArrayLike) -> DispersionCheck:

@@ -158,9 +158,11 @@ def _v5(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operati
 def _v6(op, conn: Connection) -> None:  # noqa: ANN001, ARG001 - alembic Operations
     """Version 6: the ``ft`` image's axes on each candidate (``f_hi_mhz``, ``f_lo_mhz``,
     ``pixel_s``), so its physics can be checked without the data file, and the dispersion
-    index measured when it was stored (``dispersion_index``, ``dispersion_err``;
+    index measured when it was stored (``dispersion_index``, ``dispersion_err``,
+    ``dispersion_delay_s``;
     :mod:`frbtriage.dispersion`); NULL for candidates stored before."""
-    for name in ("f_hi_mhz", "f_lo_mhz", "pixel_s", "dispersion_index", "dispersion_err"):
+    for name in ("f_hi_mhz", "f_lo_mhz", "pixel_s", "dispersion_index", "dispersion_err",
+                 "dispersion_delay_s"):
         op.add_column("candidates", sa.Column(name, sa.Float, nullable=True))
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frbtriage import db
+from frbtriage.dispersion import cold_plasma
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import (
     FETCH_COLUMNS,
@@ -41,8 +42,9 @@ if TYPE_CHECKING:
 LIST_COLUMNS = FETCH_COLUMNS
 HEIMDALL_ONLY = tuple(c for c in HEIMDALL_COLUMNS if c not in FETCH_COLUMNS)
 SCORE_COLUMNS = ("p_astro", "p_std", "bald", "model_version")
-#: The dispersion-law check (:mod:`frbtriage.dispersion`): the sweep's exponent and its error.
-CHECK_COLUMNS = ("dispersion_index", "dispersion_err")
+#: The dispersion-law check (:mod:`frbtriage.dispersion`): the sweep's exponent, its error,
+#: and ``cold_plasma`` ``yes`` / ``no`` by :func:`frbtriage.dispersion.cold_plasma`.
+CHECK_COLUMNS = ("dispersion_index", "dispersion_err", "cold_plasma")
 COLUMNS = LIST_COLUMNS + SCORE_COLUMNS + CHECK_COLUMNS
 
 _H5_SUFFIXES = (".h5", ".hdf5")
@@ -136,11 +138,12 @@ def read_rank_inputs(paths: Sequence[str | os.PathLike[str]],
 @dataclass(frozen=True)
 class RankedRow:
     """One input candidate, its score (None when it could not be prepared) and its
-    ``dispersion`` ``(index, err)`` (None when not measured, :mod:`frbtriage.dispersion`)."""
+    ``dispersion`` ``(index, err, delay_s)`` (None when not measured,
+    :mod:`frbtriage.dispersion`)."""
 
     candidate: Candidate
     score: db.ScoreRow | None
-    dispersion: tuple[float, float] | None = None
+    dispersion: tuple[float, float, float] | None = None
 
 
 @dataclass
@@ -209,8 +212,8 @@ def rank_candidates(inputs: Sequence[str | os.PathLike[str]], model: LoadedModel
                         progress=opts.progress)
         with ws.session() as s:
             scores = {r.candidate_id: r for r in db.read_scores(s, model.version, wanted)}
-        checks = {r.id: (r.dispersion_index, r.dispersion_err) for r in ws.candidates(wanted)
-                  if r.dispersion_index is not None}
+        checks = {r.id: (r.dispersion_index, r.dispersion_err, r.dispersion_delay_s)
+                  for r in ws.candidates(wanted) if r.dispersion_index is not None}
 
     entries = given.listed + [(i, h.candidate) for i, h in given.h5]
     ranked = sorted(((i, RankedRow(c, scores.get(id_of.get(keys[i], -1)),
@@ -276,8 +279,9 @@ def write_ranked_csv(path: str | os.PathLike[str], result: RankResult) -> Path:
         cells = [_cell(c, column) for column in listed]
         cells += ([f"{sc.p_astro:.6f}", f"{sc.p_std:.6f}", f"{sc.bald:.6f}", result.model_version]
                   if sc is not None else ["", "", "", ""])
-        cells += ([f"{row.dispersion[0]:.4f}", f"{row.dispersion[1]:.4f}"] if row.dispersion
-                  else ["", ""])
+        d = row.dispersion
+        cells += ([f"{d[0]:.4f}", f"{d[1]:.4f}", "yes" if cold_plasma(*d) else "no"] if d
+                  else ["", "", ""])
         w.writerow(cells)
     out.parent.mkdir(parents=True, exist_ok=True)
     return write_text(out, buf.getvalue())

@@ -113,8 +113,8 @@ class NewCandidate:
     a simulation's truth table) with the candidate's ``origin`` as its reference;
     ``dmt_available`` False when the stored ``dmt`` is a placeholder, not a DM-time image;
     ``f_hi_mhz``, ``f_lo_mhz``, ``pixel_s`` the ``ft`` image's band edges and column spacing
-    (None when unknown); ``dispersion_index`` / ``dispersion_err`` its measured sweep
-    exponent (:func:`frbtriage.dispersion.measure`; None when not measured).
+    (None when unknown); ``dispersion_index`` / ``dispersion_err`` / ``dispersion_delay_s``
+    its measured sweep (:func:`frbtriage.dispersion.measure`; None when not measured).
     """
 
     file: str
@@ -132,6 +132,7 @@ class NewCandidate:
     pixel_s: float | None = None
     dispersion_index: float | None = None
     dispersion_err: float | None = None
+    dispersion_delay_s: float | None = None
 
     def key(self) -> tuple[str, int, int, int]:
         """The duplicate key ``(file, tcand_key, dm_key, width)`` of the database."""
@@ -445,7 +446,7 @@ class Workspace:
                     snr=float(c.snr), row=n + j, padded=bool(c.padded), origin=c.origin,
                     dmt_available=bool(c.dmt_available), f_hi_mhz=c.f_hi_mhz,
                     f_lo_mhz=c.f_lo_mhz, pixel_s=c.pixel_s, dispersion_index=c.dispersion_index,
-                    dispersion_err=c.dispersion_err,
+                    dispersion_err=c.dispersion_err, dispersion_delay_s=c.dispersion_delay_s,
                     tcand_key=db.tcand_key(c.tcand), dm_key=db.dm_key(c.dm), created=now,
                     labels=[] if c.label is None else [db.LabelRecord(
                         source=c.label_source, value=float(int(c.label)), weight=1.0,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frbtriage.dispersion import check_candidate, dispersion_index, row_frequencies
+from frbtriage.dispersion import check_candidate, cold_plasma, dispersion_index, row_frequencies
 from frbtriage.physics import K_DM
 
 F_HI, F_LO, PIXEL = 800.0, 400.0, 1e-3
@@ -159,6 +159,9 @@ def test_prepare_stores_the_measured_index(samples_dir: Path, tmp_path: Path) ->
                 measured += 1
                 assert rec.dispersion_index == pytest.approx(again.index, abs=1e-9)
                 assert rec.dispersion_err == pytest.approx(again.err, abs=1e-9)
+                assert rec.dispersion_delay_s == pytest.approx(again.delay_s, abs=1e-9)
+                assert cold_plasma(rec.dispersion_index, rec.dispersion_err,
+                                   rec.dispersion_delay_s) == again.consistent
             else:
                 assert rec.dispersion_index is None and rec.dispersion_err is None
         assert measured >= 2

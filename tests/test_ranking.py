@@ -32,15 +32,15 @@ def test_ranked_csv_bytes(tmp_path: Path) -> None:
                   label=1)
     b = Candidate(file="/d/b.fil", tcand=3.0, dm=0.5, width=1, snr=7.0)
     result = RankResult(rows=[RankedRow(a, db.ScoreRow(1, "v1", 0.98765432, 0.0123, 0.00045),
-                                        (2.00123, 0.00456)),
+                                        (2.00123, 0.00456, 9.7)),
                               RankedRow(b, None)], model_version="v1")
     out = write_ranked_csv(tmp_path / "sub" / "r.csv", result)
     assert out.read_bytes() == (
         b"file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,bald,"
-        b"model_version,dispersion_index,dispersion_err\n"
+        b"model_version,dispersion_index,dispersion_err,cold_plasma\n"
         b'"/d/a,""b"".fil",12.3456789,1.25,3,100.123456789,1,,,0.987654,0.012300,0.000450,v1,'
-        b"2.0012,0.0046\n"
-        b"/d/b.fil,7.0,3.0,0,0.5,,,,,,,,,\n")
+        b"2.0012,0.0046,yes\n"
+        b"/d/b.fil,7.0,3.0,0,0.5,,,,,,,,,,\n")
     assert result.n_scored == 1
     with pytest.raises(InputError, match="is a folder"):
         write_ranked_csv(tmp_path, result)
@@ -65,9 +65,9 @@ def test_ranked_csv_writes_list_columns_back_as_read(tmp_path: Path) -> None:
     out = write_ranked_csv(tmp_path / "r.csv", _scored([c for _, c in given.listed]))
     got = out.read_text().splitlines()
     assert got[0] == ("file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,"
-                      "bald,model_version,dispersion_index,dispersion_err")
+                      "bald,model_version,dispersion_index,dispersion_err,cold_plasma")
     for line, row in zip(lines, got[1:], strict=True):
-        assert row == line + ",0.500000,0.100000,0.010000,v1,,"
+        assert row == line + ",0.500000,0.100000,0.010000,v1,,,"
 
 
 def test_ranked_csv_writes_heimdall_columns_back_as_read(tmp_path: Path) -> None:
