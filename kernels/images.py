@@ -177,26 +177,22 @@ def _accumulate(z, zoff, kept, nk, m_len, q, r, qft, rft, nout, inv, ft,
 
 @njit(parallel=True, cache=True)
 def _sums_time_major(raw, need, keep, decim, q, r, qft, rft, nout, cblock, lblock, tblock,
-                     parts, ft):  # pragma: no cover - compiled
+                     width, parts, ft):  # pragma: no cover - compiled
     """``raw`` (ntime, nchan) any real dtype, time-major; see :func:`candidate_sums`. Tasks
     take loads of ``lblock`` channels in turn: the load's needed samples are transposed
     (tiles of ``tblock`` spectra) into a channel-major buffer of the file's dtype (a wide
     load reads whole cache lines of the file), then each ``cblock`` of it is phase-split
-    into float32 and added into the images."""
+    into float32 and added into the images. ``width``: buffer row length (>= every kept
+    ``need``, a multiple of ``decim``); ``parts`` (ntask, ndm, nout) zeros."""
     nchan = raw.shape[1]
     ntask = parts.shape[0]
     nload = (nchan + lblock - 1) // lblock
-    hi_all = 0
-    for c in range(nchan):
-        hi_all = max(hi_all, need[c])
     inv = np.float32(1.0 / decim)
     for task in prange(ntask):
-        width = decim * ((hi_all + decim - 1) // decim)
         xb = np.empty((lblock, width), dtype=raw.dtype)
         zb = np.empty((cblock, width), dtype=np.float32)
         kept = np.empty(cblock, dtype=np.int64)
         part = parts[task]
-        part[:, :] = 0.0
         for b in range(task, nload, ntask):
             l0 = b * lblock
             l1 = min(nchan, l0 + lblock)
@@ -231,23 +227,19 @@ def _sums_time_major(raw, need, keep, decim, q, r, qft, rft, nout, cblock, lbloc
 
 
 @njit(parallel=True, cache=True)
-def _sums_chan_major(data, need, keep, decim, q, r, qft, rft, nout, cblock, parts,
+def _sums_chan_major(data, need, keep, decim, q, r, qft, rft, nout, cblock, width, parts,
                      ft):  # pragma: no cover - compiled
-    """``data`` (nchan, ntime) float32, channel-major; see :func:`candidate_sums`."""
+    """``data`` (nchan, ntime) float32, channel-major; see :func:`candidate_sums` and
+    :func:`_sums_time_major` for ``width`` and ``parts``."""
     nchan = data.shape[0]
     ntask = parts.shape[0]
     nblk = (nchan + cblock - 1) // cblock
-    hi_all = 0
-    for c in range(nchan):
-        hi_all = max(hi_all, need[c])
     inv = np.float32(1.0 / decim)
     for task in prange(ntask):
-        width = decim * ((hi_all + decim - 1) // decim) if decim > 1 else 1
-        xp = np.empty((cblock, width), dtype=np.float32)
-        zb = np.empty((cblock, width), dtype=np.float32)
+        xp = np.empty((cblock, width if decim > 1 else 1), dtype=np.float32)
+        zb = np.empty((cblock, width if decim > 1 else 1), dtype=np.float32)
         kept = np.empty(cblock, dtype=np.int64)
         part = parts[task]
-        part[:, :] = 0.0
         for b in range(task, nblk, ntask):
             c0 = b * cblock
             nk, hi = _kept(c0, min(nchan, c0 + cblock), need, keep, kept, ft)
@@ -339,14 +331,15 @@ def candidate_sums(
         qft, rft = fd // decim, fd % decim
     lblock = max(cblock, int(lblock))
     ntask = max(1, min(numba.get_num_threads(), -(-nchan // (lblock if time_major else cblock))))
-    parts = np.empty((ntask, dl.shape[0], nout), dtype=np.float32)
+    parts = np.zeros((ntask, dl.shape[0], nout), dtype=np.float32)
     ft = np.empty((nchan, nout), dtype=np.float32)
+    width = decim * -(-int(nd[kp].max(initial=1)) // decim)  # buffer rows: every kept need
     if time_major:
         _sums_time_major(arr, nd, kp, decim, q, r, qft, rft, nout, cblock, lblock, TBLOCK,
-                         parts, ft)
+                         width, parts, ft)
     else:
         x = np.ascontiguousarray(arr, dtype=np.float32)
-        _sums_chan_major(x, nd, kp, decim, q, r, qft, rft, nout, cblock, parts, ft)
+        _sums_chan_major(x, nd, kp, decim, q, r, qft, rft, nout, cblock, width, parts, ft)
     dmt = parts[0] if ntask == 1 else parts.sum(axis=0, dtype=np.float32)
     if decim > 1:
         dmt *= np.float32(1.0 / decim)
