@@ -167,6 +167,25 @@ def test_fast_window_read_matches_reader():
         np.testing.assert_allclose(dmt_a, dmt_r, atol=2e-4)
 
 
+def test_fused_route_gives_the_float_window_route_images(monkeypatch):
+    """window_images on 8-bit data inside the file (time-major bytes straight into the sums)
+    and the float32-window route (read_window + make_images, taken for wide spectra) give
+    bit-identical images: 8-bit sums are exact in float32."""
+    with FilterbankReader(SAMPLE / "obs.fil") as rd:
+        mask = P.file_mask(rd)
+        for c in _sample_cands(n=3):
+            geo = P.geometry(rd.header, c.tcand, c.dm, c.width)
+            if geo.read_start < 0 or geo.read_stop > rd.header.nspectra:
+                continue
+            ft_f, dmt_f, padded = P.window_images(rd, geo, True, mask)
+            assert not padded
+            monkeypatch.setattr(P, "_FUSED_SPECTRUM_BYTES", 0)  # force the float route
+            ft_w, dmt_w, _ = P.window_images(rd, geo, True, mask)
+            monkeypatch.undo()
+            np.testing.assert_array_equal(ft_f, ft_w)
+            np.testing.assert_array_equal(dmt_f, dmt_w)
+
+
 @pytest.mark.parametrize("where", ["start", "end"])
 def test_padded_window(where):
     """A window reaching past an end of the file: in-file samples are the file's, the rest
