@@ -351,3 +351,23 @@ def ragged_fill_ref(window: np.ndarray, good: np.ndarray, count: np.ndarray) -> 
     out = np.where(ok, window, level[:, None]).astype(np.float32)
     out[~need] = np.nan
     return out
+
+
+# --------------------------------------------------------------------------- fused candidate sums
+
+
+def candidate_sums_ref(data: np.ndarray, dmt_delays: np.ndarray, ft_delays: np.ndarray,
+                       nout: int, decim: int, keep: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """``(dmt (ndm, nout), ft (nchan, nout))`` of a channel-major window (float64): the
+    masked channels (``keep`` False) zeroed, then ``dmt = dm_time_ref(x, dmt_delays, 0, nout,
+    decim)`` and ``ft[c] = decimate_time_ref(x[c, ft_delays[c] : + nout*decim], decim)``."""
+    x = np.array(data, dtype=np.float64)
+    if keep is not None:
+        x[~np.asarray(keep, dtype=bool)] = 0.0
+    dmt = dm_time_ref(x, dmt_delays, 0, nout, decim)
+    ft = np.zeros((x.shape[0], nout))
+    for c in range(x.shape[0]):
+        s = int(ft_delays[c])
+        ft[c] = x[c, s : s + nout * decim].reshape(nout, decim).mean(axis=1)
+    return dmt, ft

@@ -111,9 +111,11 @@ def test_images_match_numpy_reference():
 
 @pytest.mark.parametrize("width", [2, 16, 64, 300])
 def test_decimated_bowtie_both_ways(width):
-    """The phase-split boxcar route (taken for wide pulses) and the direct decimated bowtie
-    give the numpy reference's DM-time image."""
+    """The fused decimated route (dm_time_decimated, from a channel-major window and from the
+    time-major 8-bit samples) and the direct decimated bowtie give the numpy reference's
+    DM-time image."""
     from frbtriage.kernels.bowtie import dm_time
+    from frbtriage.kernels.images import candidate_sums
 
     h = _header(nchan=32)
     geo = P.geometry(h, 40.0, 250.0, width)
@@ -122,13 +124,10 @@ def test_decimated_bowtie_both_ways(width):
     ref = dm_time_ref(data, geo.dmt_delays, 0, 256, geo.decim)
     np.testing.assert_allclose(P.dm_time_decimated(data, geo), ref, rtol=1e-5)
     np.testing.assert_allclose(dm_time(data, geo.dmt_delays, 0, 256, geo.decim), ref, rtol=1e-5)
-    if geo.decim > 1:  # force the phase-split route whatever the cost model says
-        m_len = 256 + int(geo.dmt_delays.max()) // geo.decim + 1
-        z = np.zeros((h.nchans, geo.decim * m_len), np.float32)
-        P._phase_split_boxcar(data, geo.need, geo.decim, m_len, z)
-        dl = geo.dmt_delays
-        zdl = (dl % geo.decim) * m_len + dl // geo.decim
-        np.testing.assert_allclose(dm_time(z, zdl, 0, 256, 1) / geo.decim, ref, rtol=1e-5)
+    raw = np.ascontiguousarray(data.T.astype(np.uint8))  # as the file stores it
+    dmt, _ = candidate_sums(raw, geo.need, geo.dmt_delays, geo.ft_delays, 256, geo.decim,
+                            time_major=True)
+    np.testing.assert_allclose(dmt, ref, rtol=1e-5)
 
 
 def test_channel_mask_flags_dead_and_loud_channels():
@@ -166,6 +165,25 @@ def test_fast_window_read_matches_reader():
         ft_r, dmt_r = images_ref(rd.read(geo.read_start, geo.read_stop).data, geo, True, mask)
         np.testing.assert_allclose(ft_a, ft_r, atol=2e-4)
         np.testing.assert_allclose(dmt_a, dmt_r, atol=2e-4)
+
+
+def test_fused_route_gives_the_float_window_route_images(monkeypatch):
+    """window_images on 8-bit data inside the file (time-major bytes straight into the sums)
+    and the float32-window route (read_window + make_images, taken for wide spectra) give
+    bit-identical images: 8-bit sums are exact in float32."""
+    with FilterbankReader(SAMPLE / "obs.fil") as rd:
+        mask = P.file_mask(rd)
+        for c in _sample_cands(n=3):
+            geo = P.geometry(rd.header, c.tcand, c.dm, c.width)
+            if geo.read_start < 0 or geo.read_stop > rd.header.nspectra:
+                continue
+            ft_f, dmt_f, padded = P.window_images(rd, geo, True, mask)
+            assert not padded
+            monkeypatch.setattr(P, "_FUSED_SPECTRUM_BYTES", 0)  # force the float route
+            ft_w, dmt_w, _ = P.window_images(rd, geo, True, mask)
+            monkeypatch.undo()
+            np.testing.assert_array_equal(ft_f, ft_w)
+            np.testing.assert_array_equal(dmt_f, dmt_w)
 
 
 @pytest.mark.parametrize("where", ["start", "end"])
