@@ -72,3 +72,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_nightly.py
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_active.py
+	$(PY) benchmarks/bench_startup.py

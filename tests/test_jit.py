@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numba
 import numpy as np
+import pytest
 
 from frbtriage.jit import CompileClock, compile_note
 from frbtriage.prepare import PrepareSummary
@@ -37,3 +43,21 @@ def test_rates_leave_compilation_out() -> None:
                            "(first run only, not in the rate)")
     assert compile_note(0.0, 0) == ""
     assert "compiled" not in str(PrepareSummary(total=1, added=1, seconds=1.0))
+
+
+@pytest.mark.slow
+def test_warmup_fills_the_cache_a_later_process_uses(tmp_path: Path) -> None:
+    """`make install`'s warm-up: with an empty Numba cache it compiles; a second process (as
+    the first `make demo` would be) then compiles nothing."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    code = ("from frbtriage.warmup import warm_kernels; w = warm_kernels(); "
+            "print(w.compiled, w.compile_s)")
+
+    def run() -> tuple[int, float]:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        return int(out[0]), float(out[1])
+
+    first, second = run(), run()
+    assert first[0] > 0 and first[1] > 0
+    assert second == (0, 0.0)
