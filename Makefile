@@ -4,11 +4,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
+# The last step compiles the Numba kernels into their on-disk cache (kernels/__pycache__ of
+# this editable install; ~30 s on 2 cores), so that the first `make demo` does not compile.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[test]"
+	$(VENV)/bin/frbtriage warmup
 	touch $@
 
 # The postgres tests start their own throw-away server (tests/throwaway_pg.py) and need the
@@ -69,3 +72,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_nightly.py
 	$(PY) benchmarks/bench_app.py
 	$(PY) benchmarks/bench_active.py
+	$(PY) benchmarks/bench_startup.py

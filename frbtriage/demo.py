@@ -245,9 +245,8 @@ def _prepare_and_score(out: Path, cands: list[Candidate], cfg: DemoConfig,
     """Prepare ``cands`` into ``out/workspace`` and score them with the shipped model:
     ``(summary, model version, newly scored, records, scores by id)``."""
     from frbtriage import db
-    from frbtriage.model.config import load_model
+    from frbtriage.model.config import load_model, pick_device
     from frbtriage.model.predict import score_workspace
-    from frbtriage.model.train import pick_device
     from frbtriage.prepare import prepare_candidates
     from frbtriage.workspace import Workspace
 

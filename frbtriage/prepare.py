@@ -53,6 +53,7 @@ from frbtriage import db
 from frbtriage.conventions import IMAGE_SIZE, decimation
 from frbtriage.errors import InputError
 from frbtriage.io.filterbank import fill_nonfinite
+from frbtriage.jit import CompileClock, compile_note
 from frbtriage.physics import delay_samples, delay_table, sweep_seconds
 
 if TYPE_CHECKING:
@@ -462,7 +463,9 @@ class PrepareSummary:
     """What a run did: ``total`` candidates given; ``added`` new rows; ``already`` stored
     before (skipped as duplicates, including repeats within the list); ``padded`` of the
     added ones; ``skipped`` candidates that could not be prepared (with reasons);
-    ``seconds`` wall time; ``files`` data files opened."""
+    ``seconds`` wall time, of which ``compile_s`` went to compiling ``compiled`` Numba
+    kernels (a first run only, :mod:`frbtriage.jit`; not counted in :attr:`rate`);
+    ``files`` data files opened."""
 
     total: int = 0
     added: int = 0
@@ -470,8 +473,16 @@ class PrepareSummary:
     padded: int = 0
     files: int = 0
     seconds: float = 0.0
+    compile_s: float = 0.0
+    compiled: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Candidates added per second, without the one-off Numba compilation."""
+        wall = self.seconds - self.compile_s
+        return self.added / wall if wall > 0 else 0.0
 
     @property
     def prepared(self) -> int:
@@ -487,10 +498,10 @@ class PrepareSummary:
                                       f"prepared (first: {first.reason})")
 
     def __str__(self) -> str:
-        rate = self.added / self.seconds if self.seconds > 0 else 0.0
         return (f"{self.total} candidates: {self.added} added ({self.padded} padded), "
                 f"{self.already} already stored, {len(self.skipped)} skipped; "
-                f"{self.files} data file(s), {self.seconds:.1f} s ({rate:.1f} cand/s)")
+                f"{self.files} data file(s), {self.seconds:.1f} s ({self.rate:.1f} cand/s)"
+                + compile_note(self.compile_s, self.compiled))
 
 
 def _load_kill(path: str | os.PathLike[str] | None, nchan: int) -> NDArray[np.bool_] | None:
@@ -718,11 +729,14 @@ def prepare_candidates(
                disable=not progress, dynamic_ncols=True, smoothing=0.1)
     rec = _Recorder(ws, summary, bar, batch_size, on_batch)
     scratch = Scratch()
+    clock = CompileClock()
     try:
-        for f, group in todo.items():
-            prepare_file(rec, f, group, mask, kill_mask, scratch, label_source)
-            rec.flush()  # a batch holds one file's candidates
+        with clock:
+            for f, group in todo.items():
+                prepare_file(rec, f, group, mask, kill_mask, scratch, label_source)
+                rec.flush()  # a batch holds one file's candidates
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t_start
+    summary.compile_s, summary.compiled = clock.seconds, clock.kernels
     return summary

@@ -2,7 +2,8 @@
 
 Each module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules must stay light to import (heavy imports go inside ``run``) so that
-``frbtriage --help`` is instant. The verb is the module name with ``_`` -> ``-``.
+``frbtriage --help`` is instant; ``add_arguments`` is called only for the verb being run
+(:mod:`frbtriage.cli`). The verb is the module name with ``_`` -> ``-``.
 """
 
 from __future__ import annotations

@@ -115,9 +115,12 @@ class _Printer:
 
     def searched(self, search: DemoSearch) -> None:
         st = search.stats
+        from frbtriage.jit import compile_note
+
         print(f"      {len(search.candidates)} candidates ({st.detections} detections) in "
-              f"{st.wall_s:.1f} s = {st.realtime_factor:.0f}x real time, searched to DM "
-              f"{st.dm_max_searched:.0f}; wrote {search.csv_path}")
+              f"{st.wall_s:.1f} s = {st.realtime_factor:.1f}x real time, searched to DM "
+              f"{st.dm_max_searched:.0f}{compile_note(st.compile_s, st.compiled)}; wrote "
+              f"{search.csv_path}")
         for b, hit in search.burst_hits:
             got = (f"found: t={hit.tcand:.3f} s DM {hit.dm:.1f} S/N {hit.snr:.1f}" if hit
                    else "missed")

@@ -32,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from frbtriage.commands import warn_rejected
-    from frbtriage.model.config import load_model
-    from frbtriage.model.train import pick_device
+    from frbtriage.model.config import load_model, pick_device
     from frbtriage.ranking import (
         RankOptions,
         check_csv_path,

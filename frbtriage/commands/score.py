@@ -24,10 +24,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from frbtriage.errors import InputError
-    from frbtriage.model.config import load_model
+    from frbtriage.model.config import load_model, pick_device
     from frbtriage.model.predict import score_workspace
     from frbtriage.model.registry import live_model
-    from frbtriage.model.train import pick_device
     from frbtriage.workspace import Workspace
 
     if args.batch_size < 1:

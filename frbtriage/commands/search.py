@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from frbtriage.errors import InputError
     from frbtriage.io.candidates import write_fetch_csv
     from frbtriage.io.paths import check_output_file
+    from frbtriage.jit import compile_note
     from frbtriage.search import SearchConfig, search_files, write_heimdall_cands
 
     cfg = SearchConfig(dm_min=args.dm_min, dm_max=args.dm_max, snr_min=args.snr_min,
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     for st in stats:
         print(f"{st.file}: {st.duration_s:.1f} s searched to DM {st.dm_max_searched:.1f} in "
               f"{st.wall_s:.1f} s ({st.realtime_factor:.1f}x real time): {st.candidates} "
-              f"candidates from {st.detections} detections")
+              f"candidates from {st.detections} detections"
+              + compile_note(st.compile_s, st.compiled))
     print(f"wrote {args.output} ({len(cands)} candidates)"
           + (f" and {args.heimdall}" if args.heimdall else ""))
     return 0

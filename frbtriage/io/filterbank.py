@@ -1,14 +1,16 @@
-"""Sigproc filterbank and PSRFITS reading through ``your``, with honest edge padding.
+"""Sigproc filterbank reading (our own header parser and memory map) and PSRFITS reading
+through ``your``, with honest edge padding.
 
 Data come out as float32 ``(nchan, ntime)`` in **file channel order** (``Header.freqs`` gives the
 frequency of each row). A window ``[start, stop)`` in samples may reach outside the file: the part
 outside is filled with each channel's median of the part inside the window and the amount of
 padding is reported in the :class:`Block` (never wrapped around, never silently shifted).
 
-Before a sigproc file is handed to ``your`` its header is scanned here (sigproc headers are
-length-prefixed keyword strings between ``HEADER_START`` and ``HEADER_END``) and the size of the
-data checked, so that a damaged file gives one clear :class:`~frbtriage.errors.InputError`
-instead of a traceback or, worse, silently misaligned spectra.
+A sigproc header is parsed here (sigproc headers are length-prefixed keyword strings between
+``HEADER_START`` and ``HEADER_END``) and the size of the data checked, so that a damaged file
+gives one clear :class:`~frbtriage.errors.InputError` instead of a traceback or, worse,
+silently misaligned spectra; the data are then one read-only ``numpy.memmap``. ``your`` (whose
+import pulls in astropy and scipy.stats, ~1 s) is imported only when a PSRFITS file is opened.
 """
 
 from __future__ import annotations
@@ -281,26 +283,23 @@ def fill_nonfinite(data: NDArray[np.float32], need: NDArray[np.integer] | None =
     return nbad
 
 
-def _open_your(path: str, fmt: str) -> Any:
-    """Open with ``your``, turning its exceptions into :class:`InputError`."""
-    import your  # heavy import (astropy), kept local
+def _open_psrfits(path: str) -> Any:
+    """Open a PSRFITS file with ``your``, turning its exceptions into :class:`InputError`."""
+    import your  # ~1 s (astropy, scipy.stats): only PSRFITS files pay for it
 
     try:
-        if fmt == "fil":
-            return your.Your(path)
         return your.Your([path])
     except InputError:
         raise
     except Exception as err:  # your raises bare ValueError/KeyError/OSError on bad files
-        kind = "sigproc" if fmt == "fil" else "PSRFITS"
-        raise InputError(path, f"cannot read as {kind}: {type(err).__name__}: {err}") from err
+        raise InputError(path, f"cannot read as PSRFITS: {type(err).__name__}: {err}") from err
 
 
 class FilterbankReader:
     """An open filterbank or PSRFITS file from which windows are read.
 
-    Opens the file once (``your`` memory-maps sigproc data), so reading thousands of windows
-    costs one ``your.get_data`` call each. Use as a context manager::
+    Opens the file once (sigproc data as a read-only memory map, PSRFITS through ``your``), so
+    reading thousands of windows costs no reopening. Use as a context manager::
 
         with FilterbankReader("obs.fil") as fb:
             block = fb.read(1000, 2024)      # samples [1000, 2024)
@@ -318,64 +317,79 @@ class FilterbankReader:
         if not p.is_file():
             raise InputError(self.path, "not a regular file")
         suffix = p.suffix.lower()
+        self._mm: NDArray | None = None
+        self._fp: Any = None  # the open sigproc file (its size is checked before each read)
+        self._your: Any = None  # the your.Your of a PSRFITS file
         if suffix in SIGPROC_SUFFIXES:
             self.format = "fil"
-            keys, self._hdr_len, nspectra = _validate_sigproc(self.path)
-            source = str(keys.get("source_name", ""))
+            self._open_sigproc()
         elif suffix in PSRFITS_SUFFIXES:
             self.format = "fits"
+            self._open_fits()
         else:
             raise InputError(
                 self.path,
                 f"unsupported file type {suffix or '(no suffix)'!r}: expected .fil (sigproc) "
                 "or .fits/.sf (PSRFITS)",
             )
-        self._your = _open_your(self.path, self.format)
-        self._mm: NDArray | None = None
-        yh = self._your.your_header
-        if self.format == "fil":
-            if int(self._your.hdrbytes) != self._hdr_len:
-                self.close()
-                raise InputError(
-                    self.path,
-                    f"your parsed {self._your.hdrbytes} header bytes, expected {self._hdr_len}",
-                )
-            # Our own read-only map of the data, (nspectra, nifs, nchans) in the dtype your
-            # uses (uint8/uint16/float32): your's get_data slices its mmap.mmap, which copies
-            # every window (~8 ms per 1024-channel candidate); a numpy view copies nothing.
-            nifs = int(keys["nifs"])  # type: ignore[call-overload]
-            dtype = {8: np.uint8, 16: np.uint16, 32: np.float32}[int(yh.nbits)]
-            self._mm = np.memmap(self.path, dtype=dtype, mode="r", offset=self._hdr_len,
-                                 shape=(nspectra, nifs, int(yh.nchans)))
-            self._end = self._hdr_len + self._mm.nbytes  # the file's size when opened
-        else:
-            nbits = int(yh.native_nbits)
-            if nbits not in PSRFITS_NBITS:
-                self.close()
-                raise InputError(self.path, f"unsupported nbits={nbits} for PSRFITS")
-            nspectra = int(yh.nspectra)
-            source = str(yh.source_name or "")
-            try:
-                if nspectra < 1:
-                    raise InputError(self.path, "PSRFITS file holds no spectra")
-                check_header_values(self.path, int(yh.nchans), float(yh.tsamp),
-                                    float(yh.fch1), float(yh.foff), float(yh.tstart))
-            except InputError:
-                self.close()
-                raise
         #: True when samples may be NaN or infinite (float32 sigproc, any PSRFITS): windows
         #: read then go through :func:`fill_nonfinite`.
-        self.may_hold_nonfinite = self.format == "fits" or int(yh.nbits) == 32
+        self.may_hold_nonfinite = self.format == "fits" or self.header.nbits == 32
+
+    def _open_sigproc(self) -> None:
+        """Header from :func:`scan_sigproc_header`, data as a read-only memory map
+        ``(nspectra, nifs, nchans)`` in the file's dtype (uint8/uint16/float32): a window is a
+        numpy view, no copy (your's get_data slices an mmap.mmap, copying every window)."""
+        keys, hdr_len, nspectra = _validate_sigproc(self.path)
+        nbits, nchans, nifs = (int(keys[k]) for k in ("nbits", "nchans", "nifs"))  # type: ignore[call-overload]
+        dtype = {8: np.uint8, 16: np.uint16, 32: np.float32}[nbits]
+        self._fp = open(self.path, "rb")  # noqa: SIM115 - held until close()
+        try:
+            self._mm = np.memmap(self._fp, dtype=dtype, mode="r", offset=hdr_len,
+                                 shape=(nspectra, nifs, nchans))
+        except (OSError, ValueError) as err:
+            self.close()
+            raise InputError(self.path, f"cannot map the data: {err}") from err
+        self._end = hdr_len + self._mm.nbytes  # the file's size when opened
+        self.header = Header(
+            path=self.path,
+            fch1=float(keys["fch1"]),  # type: ignore[arg-type]
+            foff=float(keys["foff"]),  # type: ignore[arg-type]
+            nchans=nchans,
+            tsamp=float(keys["tsamp"]),  # type: ignore[arg-type]
+            nspectra=int(nspectra),
+            tstart=float(keys["tstart"]),  # type: ignore[arg-type]
+            nbits=nbits,
+            source_name=str(keys.get("source_name", "")).strip(),
+        )
+
+    def _open_fits(self) -> None:
+        """Header and reader of a PSRFITS file from ``your``."""
+        self._your = _open_psrfits(self.path)
+        yh = self._your.your_header
+        nbits = int(yh.native_nbits)
+        if nbits not in PSRFITS_NBITS:
+            self.close()
+            raise InputError(self.path, f"unsupported nbits={nbits} for PSRFITS")
+        nspectra = int(yh.nspectra)
+        try:
+            if nspectra < 1:
+                raise InputError(self.path, "PSRFITS file holds no spectra")
+            check_header_values(self.path, int(yh.nchans), float(yh.tsamp),
+                                float(yh.fch1), float(yh.foff), float(yh.tstart))
+        except InputError:
+            self.close()
+            raise
         self.header = Header(
             path=self.path,
             fch1=float(yh.fch1),
             foff=float(yh.foff),
             nchans=int(yh.nchans),
             tsamp=float(yh.tsamp),
-            nspectra=int(nspectra),
+            nspectra=nspectra,
             tstart=float(yh.tstart),
-            nbits=int(yh.native_nbits),
-            source_name=source.strip(),
+            nbits=nbits,
+            source_name=str(yh.source_name or "").strip(),
         )
 
     # -- context manager -------------------------------------------------------------------
@@ -391,20 +405,18 @@ class FilterbankReader:
         self.close()
 
     def close(self) -> None:
-        """Release the file handles ``your`` holds (idempotent)."""
+        """Release the memory map and file handles (idempotent)."""
         self._mm = None
-        y = getattr(self, "_your", None)
+        fp, self._fp = getattr(self, "_fp", None), None
+        if fp is not None:
+            fp.close()
+        y, self._your = getattr(self, "_your", None), None
         if y is None:
             return
         try:
-            if self.format == "fil":
-                y._mmdata.close()
-                y.fp.close()
-            else:
-                y.fits.close()
+            y.fits.close()
         except (AttributeError, ValueError, OSError, BufferError):
             pass
-        self._your = None
 
     # -- reading -------------------------------------------------------------------------
     def raw(self, start: int, nsamp: int) -> NDArray:
@@ -416,14 +428,14 @@ class FilterbankReader:
         while the reader is open; for PSRFITS a fresh array from ``your.get_data``. A file that
         grew since it was opened is read as it was then; one cut short raises
         :class:`InputError`."""
-        if self._your is None:
+        if self._mm is None and self._your is None:
             raise ValueError(f"{self.path}: reader is closed")
         if not (0 <= start and nsamp >= 1 and start + nsamp <= self.header.nspectra):
             raise InputError(self.path, f"raw read of samples [{start}, {start + nsamp}) outside "
                                         f"the file (0..{self.header.nspectra})")
         if self._mm is not None:
             # a memory map of a file cut short under it kills the process (SIGBUS) on access
-            size = os.fstat(self._your.fp.fileno()).st_size
+            size = os.fstat(self._fp.fileno()).st_size
             if size < self._end:
                 raise InputError(self.path, f"the file shrank while being read ({self._end} "
                                             f"bytes when opened, {size} now)")

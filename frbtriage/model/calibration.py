@@ -16,7 +16,6 @@ negative log-likelihood of ``p_astro`` on a held-out split (Guo et al. 2017).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 _EPS = 1e-7
 
@@ -59,6 +58,9 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray,
 
     ``targets`` (n,) are probabilities in [0, 1] (hard 0/1 or soft vote fractions).
     """
+    # scipy.optimize (~0.3 s) only here: scoring imports this module for ensemble_stats
+    from scipy.optimize import minimize_scalar
+
     if len(targets) == 0:
         return 1.0
     res = minimize_scalar(

@@ -118,6 +118,19 @@ class LoadedModel:
         return self.config.version
 
 
+def pick_device(requested: str | None = None) -> torch.device:
+    """``requested`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``), else CUDA when available.
+
+    Here beside :func:`load_model` rather than in ``model.train``, so that scoring never
+    imports the training stack (augmentation, scipy.stats metrics)."""
+    if requested:
+        dev = torch.device(requested)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(None, f"--device {requested}: CUDA is not available on this machine")
+        return dev
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def default_model_dir() -> Path:
     """Folder of the model shipped with the package (``frbtriage/model/default``)."""
     return Path(__file__).resolve().parent / "default"

@@ -123,8 +123,9 @@ def train_pipeline(workspace: str | os.PathLike[str], out_dir: str | os.PathLike
     training progress bars. Raises :class:`InputError` for bad settings (nothing made) or
     too few labelled candidates.
     """
+    from frbtriage.model.config import pick_device
     from frbtriage.model.data import TRAIN_MIXES, load_labelled, simulate_and_prepare
-    from frbtriage.model.train import TrainConfig, fit_calibrate_evaluate, pick_device
+    from frbtriage.model.train import TrainConfig, fit_calibrate_evaluate
     from frbtriage.workspace import Workspace
 
     config.check()

@@ -97,7 +97,7 @@ def predict_logits_images(model: LoadedModel, ft: Any, dmt: Any, *,
                           progress: bool = False) -> np.ndarray:
     """Raw ensemble logits ``(n, members)`` float32 for images ``ft``, ``dmt`` ``(N, 256, 256)``
     (all rows, or only ``indices``)."""
-    from frbtriage.model.train import pick_device
+    from frbtriage.model.config import pick_device
 
     dev = pick_device(str(device) if device is not None else None)
     net = model.network.to(dev).eval()

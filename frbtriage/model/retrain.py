@@ -181,12 +181,11 @@ def retrain(ws: Workspace, config: RetrainConfig | None = None,
     it if the gate says so (see the module). :class:`InputError` when there is too little to
     evaluate on."""
     from frbtriage.model.calibration import fit_temperature
-    from frbtriage.model.config import ModelConfig
+    from frbtriage.model.config import ModelConfig, pick_device
     from frbtriage.model.data import load_labelled
     from frbtriage.model.train import (
         TrainConfig,
         evaluate_logits,
-        pick_device,
         predict_logits,
         train_ensemble,
     )

@@ -77,18 +77,6 @@ class TrainConfig:
         return d
 
 
-def pick_device(requested: str | None = None) -> torch.device:
-    """``requested`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``), else CUDA when available."""
-    if requested:
-        dev = torch.device(requested)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            from frbtriage.errors import InputError
-
-            raise InputError(None, f"--device {requested}: CUDA is not available on this machine")
-        return dev
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def pool_images(ft: np.ndarray, dmt: np.ndarray, arch: Architecture) -> np.ndarray:
     """The pooled views of ``ft``, ``dmt`` ``(n, S, S)`` that ``arch``'s network sees:
     ``(n, arch.n_inputs, rows, cols)`` float32, i.e. ``ft`` and ``dmt`` mean-pooled to
