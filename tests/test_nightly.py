@@ -122,6 +122,7 @@ def test_local_workers_share_the_numba_threads(monkeypatch: pytest.MonkeyPatch,
     from frbtriage.nightly.cluster import local_worker_env
 
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", numba_threads)
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
     assert local_worker_env(workers) == {"NUMBA_NUM_THREADS": share}
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # e.g. taskset -c 0

@@ -165,10 +165,19 @@ class FileResult:
 
 def process_threads() -> int:
     """The Numba threads this process may use: ``NUMBA_NUM_THREADS`` (the machine's cores
-    unless set), at most the cores it may run on (a SLURM job's or ``taskset``'s share)."""
+    unless set), at most the cores it may run on (a SLURM job's or ``taskset``'s share).
+
+    The environment variable is read as it is now, before Numba's own copy of it: a Dask
+    worker process may come from a fork server whose Numba read its configuration before the
+    nanny set the worker's environment (:func:`frbtriage.nightly.cluster.local_worker_env`),
+    and ``numba.set_num_threads`` accepts any number up to Numba's."""
     import numba
 
     n = int(numba.config.NUMBA_NUM_THREADS)
+    try:
+        n = min(n, int(os.environ.get("NUMBA_NUM_THREADS", n)))
+    except ValueError:  # not a number: Numba's own reading stands
+        pass
     try:
         return max(1, min(n, len(os.sched_getaffinity(0))))
     except AttributeError:  # no sched_getaffinity (macOS)
