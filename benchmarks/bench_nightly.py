@@ -152,7 +152,7 @@ def render(out: dict) -> list[str]:
             f"{ws_.get('worker_candidates', 0)} / {ws_.get('worker_images', 0)} ({cpu}) | "
             f"{r['load_before']} / {r['load_after']} |")
     lines += ["", "Median files/min by workers (0 = in this process): " + ", ".join(
-        f"{k}: {v['files_per_min']} ({v['runs']} run(s))" for k, v in summary.items()),
+        f"{k}: {v['files_per_min']:.1f} ({v['runs']} run(s))" for k, v in summary.items()),
         f"2 workers vs 1: **{out['speed_up_2_vs_1_worker']}x**; whole benchmark "
         f"{out['wall_s']} s.",
         "", "files per CPU-min: files / the CPU seconds the files took on the workers (all "
