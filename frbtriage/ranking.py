@@ -13,7 +13,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ from frbtriage.io.candidates import (
     log2_text,
 )
 from frbtriage.safe_write import write_text
-from frbtriage.workspace import IMAGE_SHAPE, NewCandidate, Workspace
+from frbtriage.workspace import IMAGE_SHAPE, NewCandidate, Workspace, fetch_h5_candidate
 
 if TYPE_CHECKING:
     from frbtriage.model.config import LoadedModel
@@ -75,28 +75,19 @@ class RankOptions:
 @dataclass(frozen=True)
 class H5Candidate:
     """A candidate read from a FETCH ``.h5`` file, its images conformed to the workspace's
-    ``(256, 256)`` (:func:`frbtriage.io.fetch_h5.conform_images`), and the ``ft`` image's
-    ``axes`` ``(f_hi_mhz, f_lo_mhz, pixel_s)`` from its attributes (None each when unknown,
-    :func:`frbtriage.io.fetch_h5.image_axes`)."""
+    ``(256, 256)`` (:func:`frbtriage.io.fetch_h5.conform_images`), and the file's
+    ``attrs``."""
 
     candidate: Candidate
     ft: NDArray[np.float32]
     dmt: NDArray[np.float32]
     path: str
-    axes: tuple[float | None, float | None, float | None] = (None, None, None)
+    attrs: Mapping[str, object] = field(default_factory=dict)
 
     def new_candidate(self) -> NewCandidate:
-        """The record to store (data file: the one the h5 names, else the h5 itself), with
-        its dispersion index measured (:func:`frbtriage.dispersion.measure`)."""
-        from frbtriage.dispersion import measure
-
-        c = self.candidate
-        f_hi, f_lo, pixel_s = self.axes
-        return measure(NewCandidate(
-            file=os.path.abspath(c.file or self.path), tcand=float(c.tcand), dm=float(c.dm),
-            width=int(c.width), snr=float(c.snr), label=c.label,
-            origin=c.origin or f"fetch_h5:{os.path.abspath(self.path)}", f_hi_mhz=f_hi,
-            f_lo_mhz=f_lo, pixel_s=pixel_s), self.ft)
+        """The record to store, as ``import-h5`` stores it
+        (:func:`frbtriage.workspace.fetch_h5_candidate`)."""
+        return fetch_h5_candidate(self.path, self.candidate, self.ft, self.attrs)
 
 
 @dataclass
@@ -120,15 +111,14 @@ def read_rank_inputs(paths: Sequence[str | os.PathLike[str]],
     (:func:`frbtriage.io.fetch_h5.conform_images`) raises :class:`InputError`, and so does a
     list with no usable row; a list's bad rows among good ones go to ``rejected``."""
     from frbtriage.io.candidates import read_candidates
-    from frbtriage.io.fetch_h5 import conform_images, image_axes, read_fetch_h5
+    from frbtriage.io.fetch_h5 import conform_images, read_fetch_h5
 
     out = RankInputs()
     for path in paths:
         if Path(path).suffix.lower() in _H5_SUFFIXES:
             cand, ft, dmt, attrs = read_fetch_h5(path)
             ft, dmt = conform_images(path, ft, dmt, IMAGE_SHAPE)
-            out.h5.append((len(out), H5Candidate(cand, ft, dmt, os.fspath(path),
-                                                 image_axes(attrs, cand.width))))
+            out.h5.append((len(out), H5Candidate(cand, ft, dmt, os.fspath(path), attrs)))
         else:
             for c in read_candidates(path, data_file=data_file, rejected=out.rejected):
                 out.listed.append((len(out), c))

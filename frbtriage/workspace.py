@@ -31,7 +31,7 @@ import fcntl
 import logging
 import os
 import tomllib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,7 @@ from frbtriage.errors import InputError
 from frbtriage.safe_write import write_text
 
 if TYPE_CHECKING:
+    from frbtriage.io.candidates import Candidate
     from frbtriage.io.filterbank import Header
 
 log = logging.getLogger(__name__)
@@ -558,6 +559,25 @@ class _AppendBatch:
             self.cands, self.fts, self.dmts = [], [], []
 
 
+def fetch_h5_candidate(path: str | os.PathLike[str], cand: Candidate,
+                       ft: NDArray[np.float32], attrs: Mapping[str, object]) -> NewCandidate:
+    """The record of a candidate read from the FETCH ``.h5`` file ``path``
+    (:func:`frbtriage.io.fetch_h5.read_fetch_h5`): its data file (the one the file names,
+    else the file itself, as an absolute path), ``padded`` from frbtriage's own attribute,
+    the ``ft`` image's axes from the file's attributes, its dispersion index measured
+    (:func:`frbtriage.dispersion.measure`). ``import-h5`` and ``rank`` store the same record."""
+    from frbtriage.dispersion import measure
+    from frbtriage.io.fetch_h5 import image_axes
+
+    f_hi, f_lo, pixel_s = image_axes(attrs, cand.width)
+    return measure(NewCandidate(
+        file=os.path.abspath(cand.file or os.fspath(path)), tcand=float(cand.tcand),
+        dm=float(cand.dm), width=int(cand.width), snr=float(cand.snr), label=cand.label,
+        padded=bool(attrs.get("frbtriage_padded", False)),
+        origin=cand.origin or f"fetch_h5:{os.path.abspath(path)}", f_hi_mhz=f_hi,
+        f_lo_mhz=f_lo, pixel_s=pixel_s), ft)
+
+
 def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
                     batch_size: int = 64, progress: bool = False) -> InteropSummary:
     """Bring FETCH ``.h5`` candidate files into the workspace (images + records).
@@ -570,8 +590,7 @@ def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
     """
     from tqdm import tqdm
 
-    from frbtriage.dispersion import measure
-    from frbtriage.io.fetch_h5 import conform_images, image_axes, read_fetch_h5
+    from frbtriage.io.fetch_h5 import conform_images, read_fetch_h5
 
     summary = InteropSummary()
     batch = _AppendBatch(ws, summary, batch_size)
@@ -584,12 +603,7 @@ def import_fetch_h5(ws: Workspace, paths: Sequence[str | os.PathLike[str]],
             summary.skipped.append((ps, err.problem))
             log.warning("skipped %s", err)
             continue
-        file = os.path.abspath(cand.file) if cand.file else os.path.abspath(ps)
-        f_hi, f_lo, pixel_s = image_axes(attrs, cand.width)
-        batch.add(measure(NewCandidate(
-            file=file, tcand=cand.tcand, dm=cand.dm, width=cand.width, snr=cand.snr,
-            label=cand.label, padded=bool(attrs.get("frbtriage_padded", False)),
-            origin=cand.origin, f_hi_mhz=f_hi, f_lo_mhz=f_lo, pixel_s=pixel_s), ft), ft, dmt)
+        batch.add(fetch_h5_candidate(ps, cand, ft, attrs), ft, dmt)
     batch.flush()
     return summary
 

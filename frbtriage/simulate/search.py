@@ -53,9 +53,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from frbtriage.conventions import IMAGE_SIZE
+from frbtriage.conventions import IMAGE_SIZE, decimation
 from frbtriage.physics import delay_samples, delay_seconds
-from frbtriage.prepare import decimation
 from frbtriage.simulate.layout import Layout
 from frbtriage.simulate.profiles import (
     MATCHED_WIDTHS,
