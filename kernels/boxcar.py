@@ -58,9 +58,17 @@ def _select(a, k):  # pragma: no cover - numba
     return a[k]
 
 
+#: below this size :func:`_median` runs quickselect on the whole array; above it, on the
+#: elements between two order statistics of a small sample (Floyd and Rivest's idea)
+_MEDIAN_SAMPLE_FROM = 256
+#: sample size and half-width (in sample ranks) of the bracket around the sample's median
+_MEDIAN_SAMPLE = 64
+_MEDIAN_BRACKET = 8
+
+
 @nb.njit(cache=True)
-def _median(a):  # pragma: no cover - numba
-    """Median of ``a`` (float64, reordered in place), as ``np.median``."""
+def _median_select(a):  # pragma: no cover - numba
+    """Median of ``a`` (float64, reordered in place) by quickselect on the whole array."""
     n = a.size
     m = _select(a, n // 2)
     if n % 2:
@@ -70,6 +78,51 @@ def _median(a):  # pragma: no cover - numba
         if a[i] > lo:
             lo = a[i]
     return 0.5 * (lo + m)
+
+
+@nb.njit(cache=True)
+def _median(a):  # pragma: no cover - numba
+    """Median of ``a`` (float64, reordered in place), exactly as ``np.median``.
+
+    For large ``a``: two order statistics of an evenly strided sample bracket the median;
+    one branch-free pass counts the elements below the bracket and copies those inside it,
+    and quickselect runs on that quarter or so of the data only (quickselect's cost is its
+    mispredicted branches). When the bracket misses the middle rank(s), or ``a`` holds NaN,
+    it falls back to quickselect on the whole array."""
+    n = a.size
+    if n < _MEDIAN_SAMPLE_FROM:
+        return _median_select(a)
+    ns = _MEDIAN_SAMPLE
+    smp = np.empty(ns, np.float64)
+    for i in range(ns):
+        smp[i] = a[(i * n) // ns]
+    hi = _select(smp, ns // 2 + _MEDIAN_BRACKET)
+    lo = _select(smp, ns // 2 - _MEDIAN_BRACKET)
+    buf = np.empty(n, np.float64)
+    below = 0
+    above = 0
+    m = 0
+    for i in range(n):
+        v = a[i]
+        b = v < lo
+        c = v > hi
+        below += b
+        above += c
+        buf[m] = v
+        m += (not b) and (not c)
+    k = n // 2  # the upper middle rank; n even also needs k - 1
+    k0 = k - 1 if n % 2 == 0 else k
+    if below + above + m != n or k0 < below or k >= below + m:
+        return _median_select(a)
+    mid = buf[:m]
+    v = _select(mid, k - below)
+    if n % 2:
+        return v
+    lo2 = mid[0]
+    for i in range(1, k - below):  # k0 >= below: mid[:k-below] holds the smaller ones
+        if mid[i] > lo2:
+            lo2 = mid[i]
+    return 0.5 * (lo2 + v)
 
 
 @nb.njit(parallel=True, cache=True)

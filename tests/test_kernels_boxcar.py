@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import pytest
-from frbtriage.kernels.boxcar import boxcar_snr, boxcar_snr_robust, find_peaks, robust_normalise
+from frbtriage.kernels.boxcar import (
+    _median,
+    boxcar_snr,
+    boxcar_snr_robust,
+    find_peaks,
+    robust_normalise,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import (
@@ -142,3 +149,40 @@ def test_out_buffers_and_strided_views():
     np.testing.assert_array_equal(cols, ref_cols)
     with pytest.raises(ValueError):
         boxcar_snr(x, [1], out=(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.int8)))
+
+
+@nb.njit
+def _medians(x):  # pragma: no cover - numba: one median per row, through the kernels' own
+    out = np.empty(x.shape[0])
+    for r in range(x.shape[0]):
+        out[r] = _median(x[r].copy())
+    return out
+
+
+@given(
+    n=st.one_of(st.integers(1, 600), st.integers(600, 5000)),
+    kind=st.sampled_from(["normal", "few values", "constant", "sorted", "reversed", "outliers",
+                          "sample fooled"]),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=80, deadline=None)
+def test_median_equals_numpy(n, kind, seed):
+    """The bracketed median (quickselect on the part of the data between two order
+    statistics of a sample, above 256 elements) is np.median exactly, for odd and even sizes,
+    ties (8-bit data), sorted data, outliers, and data whose sampled elements are all huge
+    (the bracket misses the middle: the whole-array quickselect answers)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(3, n))
+    if kind == "few values":
+        x = np.round(x * 2)
+    elif kind == "constant":
+        x[:] = 7.0
+    elif kind == "sorted":
+        x.sort(axis=1)
+    elif kind == "reversed":
+        x = -np.sort(x, axis=1)
+    elif kind == "outliers":
+        x[:, ::3] += 1e6
+    elif kind == "sample fooled":  # the elements _median samples: a[(i * n) // 64]
+        x[:, (np.arange(64) * n) // 64] = 1e6
+    np.testing.assert_array_equal(_medians(x), np.median(x, axis=1))
