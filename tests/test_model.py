@@ -321,3 +321,15 @@ def test_train_command_bad_input_shape(tmp_path, opt, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("frbtriage: error: --input-size/--input-rows")
     assert not ws.exists() and not out.exists()
+
+
+def test_train_command_unknown_family(tmp_path, capsys) -> None:
+    """`train --families` takes the simulator's family names (or `all`): a misspelt one is
+    named in one line with the known ones, exit 2, nothing made."""
+    from frbtriage.cli import main
+
+    ws, out = tmp_path / "ws", tmp_path / "model"
+    assert main(["train", "-w", str(ws), "-o", str(out), "--families", "peryton", "perytons"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown family perytons; known: band_limited" in err[0]
+    assert not ws.exists() and not out.exists()

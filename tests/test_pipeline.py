@@ -13,7 +13,9 @@ from frbtriage.model.pipeline import PipelineConfig, train_pipeline
 
 
 @pytest.mark.parametrize("bad", [{"simulate": -1}, {"epochs": 0}, {"lr": 0.0},
-                                 {"threads": 0}, {"input_size": 30}])
+                                 {"threads": 0}, {"input_size": 30},
+                                 {"families": ("peryton", "microwave_oven")},
+                                 {"families": ("peryton",), "family_rate": 0.0}])
 def test_bad_config_refused_before_anything_is_made(tmp_path: Path, bad: dict) -> None:
     with pytest.raises(InputError):
         train_pipeline(tmp_path / "ws", tmp_path / "model", PipelineConfig(**bad),
@@ -25,6 +27,22 @@ def test_default_zoom_follows_input_size() -> None:
     assert PipelineConfig().architecture().zoom == 32
     assert PipelineConfig(input_size=64).architecture().zoom == 64
     assert PipelineConfig(input_size=64, zoom=0).architecture().zoom == 0
+
+
+def test_families_go_where_labels_stay_true() -> None:
+    """Burst morphologies join the burst-rich mixes and interference families the
+    burst-free ones (a label-0 window must hold no burst); their simulations get a folder
+    prefix of their own, so a workspace never resumes plain ones as if they held them."""
+    plain = PipelineConfig()
+    cfg = PipelineConfig(families=("peryton", "scattered", "chirp_linear"), family_rate=4.0)
+    assert len(cfg.mixes()) == len(plain.mixes())
+    for mix, base in zip(cfg.mixes(), plain.mixes(), strict=True):
+        burst_free = base.get("n_bursts") == 0
+        want = ("peryton", "chirp_linear") if burst_free else ("scattered",)
+        assert mix == {**base, "families": want, "family_rate": 4.0}
+    assert plain.sim_tag() == "train"
+    assert cfg.sim_tag().startswith("train-families-") and cfg.sim_tag() != PipelineConfig(
+        families=("peryton",)).sim_tag()
 
 
 def same(a: object, b: object) -> bool:

@@ -39,6 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "or --input-size if larger)")
     p.add_argument("--device", default=None,
                    help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--families", nargs="+", default=(), metavar="FAMILY",
+                   help="also simulate these burst morphologies and interference families "
+                        "(as `frbtriage simulate --families`; `all` for every one) in the "
+                        "training observations: bursts in the burst-rich ones, interference "
+                        "in the burst-free ones")
+    p.add_argument("--family-rate", type=float, default=10.0,
+                   help="events of each of --families per simulated minute (default 10)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice; 1 is much faster on a "
                         "machine whose cores are busy with other work)")
@@ -50,12 +57,16 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from frbtriage.model.pipeline import PipelineConfig, train_pipeline
+    from frbtriage.simulate.observation import FAMILIES
+
+    families = FAMILIES if list(args.families) == ["all"] else tuple(args.families)
 
     config = PipelineConfig(
         simulate=args.simulate, sim_minutes=args.sim_minutes, eval_simulate=args.eval_simulate,
         epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
         members=args.members, input_size=args.input_size, input_rows=args.input_rows,
-        zoom=args.zoom, device=args.device, threads=args.threads)
+        zoom=args.zoom, device=args.device, threads=args.threads, families=families,
+        family_rate=args.family_rate)
     command = ("frbtriage " + shlex.join(sys.argv[1:]) if "train" in sys.argv[1:]
                else "frbtriage.commands.train (called from Python)")
     tty = sys.stderr.isatty()

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from frbtriage.errors import InputError
+
 if TYPE_CHECKING:
     from frbtriage.model.network import Architecture
     from frbtriage.workspace import Workspace
@@ -55,6 +57,32 @@ TRAIN_MIXES: tuple[dict[str, Any], ...] = _rich_and_free(
     {"nchan": 256, "dm_range": (50.0, 1500.0), "rfi_rate": 2.0, "noise_rate": 10.0},
     {"nchan": 1024, "dm_range": (50.0, 500.0), "rfi_rate": 1.0, "noise_rate": 20.0},
 )
+
+
+def with_families(mixes: Sequence[dict[str, Any]], families: Sequence[str],
+                  family_rate: float = 10.0) -> tuple[dict[str, Any], ...]:
+    """``mixes`` (as :func:`_rich_and_free` makes them) with the simulator's ``families``
+    (:data:`frbtriage.simulate.observation.FAMILIES`) added, ``family_rate`` events of each a
+    minute: burst morphologies into the burst-rich mixes, interference families into the
+    burst-free ones, so that a label-0 window still holds no burst. Raises
+    :class:`InputError` for an unknown family."""
+    from frbtriage.simulate.observation import BURST_FAMILIES, FAMILIES
+
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise InputError(None, f"unknown famil{'y' if len(unknown) == 1 else 'ies'} "
+                               f"{', '.join(unknown)}; known: {', '.join(FAMILIES)}")
+    if not families:
+        return tuple(mixes)
+    bursts = tuple(f for f in FAMILIES if f in families and f in BURST_FAMILIES)
+    rfi = tuple(f for f in FAMILIES if f in families and f not in BURST_FAMILIES)
+    out = []
+    for m in mixes:
+        fams = rfi if m.get("n_bursts") == 0 else bursts
+        out.append({**m, "families": fams, "family_rate": family_rate} if fams else dict(m))
+    return tuple(out)
+
+
 #: A mix the training never uses: other relative RFI rates, more persistent carriers, more
 #: dead channels, more noise candidates (for the "unseen simulations" evaluation); burst-rich
 #: and burst-free in turn, as in training.

@@ -19,6 +19,7 @@ file of the model folder either as it was or complete.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -49,7 +50,9 @@ class PipelineConfig:
     after pooling) and ``zoom`` (central time columns of the second view; 0 = none; None =
     32 or ``input_size`` if larger) as :class:`Architecture`; ``device`` torch device
     (None: CUDA when available); ``threads`` torch CPU threads for the whole process (None:
-    torch's choice).
+    torch's choice); ``families`` the simulator's burst morphologies and interference
+    families to add to the training mixes, ``family_rate`` events of each a minute
+    (:func:`frbtriage.model.data.with_families`).
     """
 
     simulate: int = 30
@@ -65,6 +68,8 @@ class PipelineConfig:
     zoom: int | None = None
     device: str | None = None
     threads: int | None = None
+    families: tuple[str, ...] = ()
+    family_rate: float = 10.0
 
     def architecture(self) -> Architecture:
         """The network shape these settings ask for (not yet validated)."""
@@ -72,8 +77,26 @@ class PipelineConfig:
         return Architecture(members=self.members, input_size=self.input_size,
                             input_rows=self.input_rows, zoom=zoom)
 
+    def mixes(self) -> tuple[dict[str, Any], ...]:
+        """The simulation settings the training observations cycle over: the training
+        mixes, with :attr:`families` added (:class:`InputError` for an unknown one)."""
+        from frbtriage.model.data import TRAIN_MIXES, with_families
+
+        return with_families(TRAIN_MIXES, self.families, self.family_rate)
+
+    def sim_tag(self) -> str:
+        """Name prefix of the simulation folders (a workspace resumes those of its own
+        settings only): ``train``, or ``train-families-HASH`` with families."""
+        if not self.families:
+            return "train"
+        key = f"{sorted(self.families)} {self.family_rate:g}".encode()
+        return f"train-families-{hashlib.sha256(key).hexdigest()[:8]}"
+
     def check(self) -> None:
         """Raise :class:`InputError` for an impossible setting (named as its CLI option)."""
+        if not self.family_rate > 0:
+            raise InputError(None, "--family-rate must be positive")
+        self.mixes()
         for name in ("simulate", "eval_simulate"):
             if getattr(self, name) < 0:
                 raise InputError(None, f"--{name.replace('_', '-')} must be >= 0")
@@ -124,7 +147,7 @@ def train_pipeline(workspace: str | os.PathLike[str], out_dir: str | os.PathLike
     too few labelled candidates.
     """
     from frbtriage.model.config import pick_device
-    from frbtriage.model.data import TRAIN_MIXES, load_labelled, simulate_and_prepare
+    from frbtriage.model.data import load_labelled, simulate_and_prepare
     from frbtriage.model.train import TrainConfig, fit_calibrate_evaluate
     from frbtriage.workspace import Workspace
 
@@ -136,7 +159,7 @@ def train_pipeline(workspace: str | os.PathLike[str], out_dir: str | os.PathLike
     with Workspace.open_or_create(workspace) as ws:
         if config.simulate:
             simulate_and_prepare(ws, config.simulate, config.seed, minutes=config.sim_minutes,
-                                 progress=progress)
+                                 mixes=config.mixes(), tag=config.sim_tag(), progress=progress)
         data = load_labelled(ws, arch)
         ws_path = ws.path
     n_pos = int((data.targets >= 0.5).sum())
@@ -151,7 +174,7 @@ def train_pipeline(workspace: str | os.PathLike[str], out_dir: str | os.PathLike
         "simulated_observations": config.simulate,
         "simulation": {"minutes": config.sim_minutes,
                        "seeds": f"seed*1000 + i for i in 0..{config.simulate - 1}",
-                       "mixes": list(TRAIN_MIXES)},
+                       "mixes": list(config.mixes())},
         "labels": "workspace label column (1 astrophysical, 0 RFI/noise), weight 1 each",
     }
     cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
