@@ -49,9 +49,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from frbtriage.dispersion import check_candidate
+from frbtriage.dispersion import VETO_CAP, check_candidate
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import read_candidates
+from frbtriage.model.config import load_model
 from frbtriage.model.metrics import evaluate, roc_auc
 from frbtriage.model.predict import score_workspace
 from frbtriage.model.registry import live_model
@@ -70,8 +71,6 @@ SEED = 14_000_000
 IN_DISTRIBUTION = ("burst", "rfi_impulse", "rfi_narrowband_burst", "rfi_drift", "noise_candidate")
 #: Confident: p_astro at or above this on a non-burst, at or below 1 minus it on a burst.
 CONFIDENT = 0.9
-#: The veto: a flagged candidate's p_astro is capped here.
-VETO_CAP = 0.5
 #: What the observations share (the training's 1024-channel mix: DM 50-500).
 COMMON: dict[str, Any] = {"nchan": 1024, "dm_range": (50.0, 500.0), "clean_negatives": True}
 STANDARD: dict[str, Any] = {"burst_rate": 20.0, "rfi_rate": 1.0, "noise_rate": 20.0}
@@ -146,9 +145,11 @@ def build(cfg: Settings, root: Path) -> tuple[Workspace, dict[tuple[str, float, 
     return ws, family
 
 
-def score(ws: Workspace, family: dict[tuple[str, float, float], str]) -> tuple[Scored, str]:
-    """Score every candidate with the shipped model and run the dispersion check."""
-    model = live_model(ws)
+def score(ws: Workspace, family: dict[tuple[str, float, float], str],
+          model_dir: Path | None = None) -> tuple[Scored, str]:
+    """Score every candidate with the shipped model (or the one in ``model_dir``) and run the
+    dispersion check."""
+    model = live_model(ws) if model_dir is None else load_model(model_dir)
     score_workspace(ws, model)
     scores = scores_of(ws, model_version=model.version)
     rows: list[tuple[Any, ...]] = []
@@ -246,10 +247,12 @@ def _f(x: Any, fmt: str = ".3f") -> str:
 def markdown(doc: dict[str, Any]) -> str:
     """The tables of ``families.md``."""
     s, o, v = doc["settings"], doc["summary"]["overall"], doc["summary"]["veto"]
+    which = ("today's shipped model, trained before these families existed"
+             if doc.get("model_dir") is None else f"from `{doc['model_dir']}`, `--model`")
     lines = [
         "# Per-family evaluation of the shipped model (issue 14)", "",
-        f"Model `{doc['model']}` (today's shipped model, trained before these families "
-        f"existed), `python benchmarks/bench_families.py` ({s['obs_per_family']} observations "
+        f"Model `{doc['model']}` ({which}), `python benchmarks/bench_families.py` "
+        f"({s['obs_per_family']} observations "
         f"per new family, {s['standard_obs']} standard ones, {s['minutes']} min each, "
         f"1024 channels, DM 50-500, {doc['seconds']:.0f} s on {doc['cpus']} CPUs, load "
         f"average {', '.join(f'{x:.1f}' for x in doc['load_average_1_5_15min'])} at the end).",
@@ -305,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="events of the family a minute in its observations")
     ap.add_argument("--threads", type=int, default=Settings.threads, help="torch threads")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--model", type=Path, default=None, metavar="DIR",
+                    help="score with this model folder (default: the shipped model)")
     ap.add_argument("--keep", type=Path, default=None,
                     help="build the workspace here and keep it (default: a temporary folder)")
     a = ap.parse_args(argv)
@@ -321,11 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ws, family = build(cfg, root)
         with ws:
-            sc, version = score(ws, family)
+            sc, version = score(ws, family, a.model)
     finally:
         if a.keep is None:
             shutil.rmtree(root, ignore_errors=True)
-    doc = {"settings": asdict(cfg), "model": version, "seconds": time.perf_counter() - t0,
+    doc = {"settings": asdict(cfg), "model": version,
+           "model_dir": None if a.model is None else str(a.model),
+           "seconds": time.perf_counter() - t0,
            "cpus": os.cpu_count(), "load_average_1_5_15min": list(os.getloadavg()),
            "python": platform.python_version(), "torch": torch.__version__,
            "summary": summarise(sc),

@@ -50,8 +50,8 @@ if TYPE_CHECKING:
     from frbtriage.db import CandidateRecord
     from frbtriage.workspace import NewCandidate
 
-__all__ = ["COLD_PLASMA_TOLERANCE", "DispersionCheck", "check_candidate", "cold_plasma",
-           "dispersion_index", "measure", "row_frequencies"]
+__all__ = ["COLD_PLASMA_TOLERANCE", "VETO_CAP", "DispersionCheck", "check_candidate",
+           "checked_p_astro", "cold_plasma", "dispersion_index", "measure", "row_frequencies"]
 
 #: Sub-band S/N a pulse must reach to give an arrival time.
 MIN_SUBBAND_SNR = 5.0
@@ -77,6 +77,23 @@ def cold_plasma(index: float | None, err: float | None, delay_s: float | None) -
     if not delay_s > 0:  # type: ignore[operator]
         return False
     return abs(index - 2.0) <= 3.0 * err + COLD_PLASMA_TOLERANCE  # type: ignore[operator]
+
+
+#: The most p_astro a ranking gives a candidate whose sweep was measured and is not cold
+#: plasma's (:func:`checked_p_astro`). Measured on the imitating families
+#: (``benchmarks/bench_families.py``): confident errors on interference halved, no burst
+#: capped.
+VETO_CAP = 0.5
+
+
+def checked_p_astro(p_astro: float, index: float | None, err: float | None,
+                    delay_s: float | None) -> float:
+    """``p_astro`` after the dispersion-law check: capped at :data:`VETO_CAP` when the sweep
+    was measured and is not cold plasma's (:func:`cold_plasma` False), else unchanged (a
+    veto only: a consistent sweep never raises a score, an unmeasured one never lowers it)."""
+    if cold_plasma(index, err, delay_s) is False:
+        return min(p_astro, VETO_CAP)
+    return p_astro
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,13 @@ label would teach the live model (the current model of the workspace's registry)
 * ``margin``: closeness of ``p_astro`` to 0.5 (``1 - 2 |p - 0.5|``);
 * ``random``: a uniform draw.
 
+Whatever the strategy (but ``random``), a candidate the model calls a burst
+(``p_astro > VETO_CAP``) whose sweep was measured and is not cold plasma's
+(:func:`frbtriage.dispersion.cold_plasma` False) is queued first, with reason
+``dispersion``: the network and a check it cannot fake disagree, and the ensemble's spread
+is near zero exactly there (perytons, ``benchmarks/bench_families.py``), so no acquisition
+score would send it to people.
+
 A fraction of the queue (``gold_fraction``) is gold candidates (a known label from an expert,
 a simulation or a list: they measure each volunteer) and another (``random_fraction``) of the
 new entries uniformly drawn ones, so the labelled set stays usable for an unbiased
@@ -127,12 +134,16 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
     image (the model's score of a placeholder means nothing); retired or queued ones are
     never added twice. Returns a :class:`FillSummary`.
     """
+    from frbtriage.dispersion import VETO_CAP, cold_plasma  # numba: not for `queue --help`
+
     config.check()
     version = model_version or live_model(ws)
     rng = np.random.default_rng(config.seed)
     with ws.session() as s:
         rows = s.execute(
-            select(db.ScoreRecord.candidate_id, db.ScoreRecord.p_astro, db.ScoreRecord.bald)
+            select(db.ScoreRecord.candidate_id, db.ScoreRecord.p_astro, db.ScoreRecord.bald,
+                   db.CandidateRecord.dispersion_index, db.CandidateRecord.dispersion_err,
+                   db.CandidateRecord.dispersion_delay_s)
             .join(db.CandidateRecord, db.CandidateRecord.id == db.ScoreRecord.candidate_id)
             .where(db.ScoreRecord.model_version == version,
                    db.CandidateRecord.dmt_available.is_(True))
@@ -149,6 +160,11 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     score = acquisition(config.strategy, np.asarray([r[1] for r in rows]),
                         np.asarray([r[2] for r in rows]), rng)
+    physics = np.asarray([config.strategy != "random" and r[1] > VETO_CAP
+                          and cold_plasma(r[3], r[4], r[5]) is False for r in rows], dtype=bool)
+    if physics.any():  # above every acquisition score, in their own order
+        score = np.where(physics, score + (score.max() - score.min() + 1.0), score)
+    reason_of = np.where(physics, "dispersion", config.strategy)
     n_open = sum(1 for retired in queued.values() if not retired)
     n_open_gold = sum(1 for cid, retired in queued.items() if not retired and cid in gold_ids)
     free = max(config.size - n_open, 0)
@@ -167,15 +183,16 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
         if len(picks) + len(drawn) >= free:
             break
         if int(ids[j]) not in drawn:
-            picks[int(ids[j])] = (float(score[j]), config.strategy)
+            picks[int(ids[j])] = (float(score[j]), str(reason_of[j]))
     # Open acquired entries get the new scores. Gold and random entries, new and open, get
     # priorities drawn from the acquired ones' (new and open; every candidate's when there
     # are none), at every fill: drawn from the whole pool's (with BALD mostly near 0) they
     # would rank below everything acquired and never be served; kept from an old fill while
     # the acquired scores fall, they would rank above it all and be served first.
     refresh = {int(i): float(x) for i, x, f in zip(ids, score, fresh, strict=True)
-               if not f and open_reason.get(int(i)) == config.strategy}
-    acquired = [pr for pr, _ in picks.values()] + list(refresh.values())
+               if not f and open_reason.get(int(i)) in (config.strategy, "dispersion")}
+    acquired = ([pr for pr, why in picks.values() if why == config.strategy]
+                + [pr for cid, pr in refresh.items() if open_reason[cid] == config.strategy])
     ranks = np.asarray(acquired) if acquired else score
     for cid, reason in drawn.items():
         picks[cid] = (float(rng.choice(ranks)), reason)
@@ -190,7 +207,7 @@ def fill_queue(ws: Workspace, config: QueueConfig = QueueConfig(),
             s.execute(update(db.QueueRecord).where(db.QueueRecord.candidate_id == cid)
                       .values(priority=pr, model_version=version))
     added = {r: sum(1 for _, why in picks.values() if why == r)
-             for r in (config.strategy, "gold", "random")}
+             for r in (config.strategy, "dispersion", "gold", "random")}
     return FillSummary(added=added, open=n_open + len(picks), model_version=version)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frbtriage import db
-from frbtriage.dispersion import cold_plasma
+from frbtriage.dispersion import checked_p_astro, cold_plasma
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import (
     FETCH_COLUMNS,
@@ -43,8 +43,10 @@ LIST_COLUMNS = FETCH_COLUMNS
 HEIMDALL_ONLY = tuple(c for c in HEIMDALL_COLUMNS if c not in FETCH_COLUMNS)
 SCORE_COLUMNS = ("p_astro", "p_std", "bald", "model_version")
 #: The dispersion-law check (:mod:`frbtriage.dispersion`): the sweep's exponent, its error,
-#: and ``cold_plasma`` ``yes`` / ``no`` by :func:`frbtriage.dispersion.cold_plasma`.
-CHECK_COLUMNS = ("dispersion_index", "dispersion_err", "cold_plasma")
+#: ``cold_plasma`` ``yes`` / ``no`` by :func:`frbtriage.dispersion.cold_plasma`, and
+#: ``p_checked``, the p_astro the rows are ranked by: capped at
+#: :data:`frbtriage.dispersion.VETO_CAP` where the sweep is not cold plasma's.
+CHECK_COLUMNS = ("dispersion_index", "dispersion_err", "cold_plasma", "p_checked")
 COLUMNS = LIST_COLUMNS + SCORE_COLUMNS + CHECK_COLUMNS
 
 _H5_SUFFIXES = (".h5", ".hdf5")
@@ -135,13 +137,27 @@ class RankedRow:
     score: db.ScoreRow | None
     dispersion: tuple[float, float, float] | None = None
 
+    @property
+    def p_checked(self) -> float | None:
+        """The score's p_astro after the dispersion-law check
+        (:func:`frbtriage.dispersion.checked_p_astro`); None when unscored."""
+        if self.score is None:
+            return None
+        return checked_p_astro(self.score.p_astro, *(self.dispersion or (None,) * 3))
+
+    @property
+    def vetoed(self) -> bool:
+        """True when the dispersion-law check lowered the score."""
+        return self.score is not None and self.p_checked < self.score.p_astro
+
 
 @dataclass
 class RankResult:
-    """What :func:`rank_candidates` found: ``rows`` by p_astro, best first, then the
-    unscored ones in input order; the ``model_version`` that scored them; ``unprepared``
-    listed candidates whose images could not be made (they are among the unscored);
-    ``rejected`` the lists' bad rows (not among the rows)."""
+    """What :func:`rank_candidates` found: ``rows`` by :attr:`RankedRow.p_checked` (p_astro
+    after the dispersion-law check), best first, then the unscored ones in input order; the
+    ``model_version`` that scored them; ``unprepared`` listed candidates whose images could
+    not be made (they are among the unscored); ``rejected`` the lists' bad rows (not among
+    the rows)."""
 
     rows: list[RankedRow]
     model_version: str
@@ -205,13 +221,20 @@ def rank_candidates(inputs: Sequence[str | os.PathLike[str]], model: LoadedModel
         checks = {r.id: (r.dispersion_index, r.dispersion_err, r.dispersion_delay_s)
                   for r in ws.candidates(wanted) if r.dispersion_index is not None}
 
-    entries = given.listed + [(i, h.candidate) for i, h in given.h5]
-    ranked = sorted(((i, RankedRow(c, scores.get(id_of.get(keys[i], -1)),
-                                   checks.get(id_of.get(keys[i], -1)))) for i, c in entries),
-                    key=lambda e: (e[1].score is None,
-                                   -(e[1].score.p_astro if e[1].score else 0.0), e[0]))
-    return RankResult(rows=[r for _, r in ranked], model_version=model.version,
+    entries = sorted(given.listed + [(i, h.candidate) for i, h in given.h5],
+                     key=lambda e: e[0])
+    rows = [RankedRow(c, scores.get(id_of.get(keys[i], -1)), checks.get(id_of.get(keys[i], -1)))
+            for i, c in entries]
+    return RankResult(rows=best_first(rows), model_version=model.version,
                       unprepared=unprepared, rejected=given.rejected)
+
+
+def best_first(rows: Sequence[RankedRow]) -> list[RankedRow]:
+    """``rows`` (in input order) ranked: by :attr:`RankedRow.p_checked`, highest first (ties
+    in input order), then the unscored ones in input order."""
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].score is None,
+                                                    -(rows[i].p_checked or 0.0), i))
+    return [rows[i] for i in order]
 
 
 def _derived(c: Candidate, column: str) -> str:
@@ -250,13 +273,15 @@ def write_ranked_csv(path: str | os.PathLike[str], result: RankResult) -> Path:
     """Write ``result`` as the ranked CSV, safely replacing ``path``; returns ``path``.
 
     Columns: :data:`LIST_COLUMNS` (your/FETCH), then :data:`HEIMDALL_ONLY` when a Heimdall
-    row is among them, then :data:`SCORE_COLUMNS` and :data:`CHECK_COLUMNS` (empty where
-    the dispersion index was not measured). Each input column holds the list's own
-    text exactly as read (a DM of ``1220.073`` stays ``1220.073``, a relative ``file`` stays
-    relative), so the output joins back to the input; values the input did not hold as text
-    (FETCH ``.h5`` inputs, a Heimdall row's ``file``, ``stime`` and log2 ``width``) are
-    written in full float precision (``repr``), ``label`` 0/1 or empty. Scores have 6
-    decimals; the score cells of an unscored row are empty.
+    row is among them, then :data:`SCORE_COLUMNS` and :data:`CHECK_COLUMNS` (the index, its
+    error and ``cold_plasma`` empty where the index was not measured; ``p_checked`` the
+    p_astro the rows are ranked by, at most ``VETO_CAP`` where ``cold_plasma`` is ``no``).
+    Each input column holds the list's own text exactly as read (a DM of ``1220.073`` stays
+    ``1220.073``, a relative ``file`` stays relative), so the output joins back to the
+    input; values the input did not hold as text (FETCH ``.h5`` inputs, a Heimdall row's
+    ``file``, ``stime`` and log2 ``width``) are written in full float precision (``repr``),
+    ``label`` 0/1 or empty. Scores have 6 decimals; the score cells of an unscored row are
+    empty.
     """
     out = check_csv_path(path)
     heimdall = any(r.candidate.text("sample") is not None for r in result.rows)
@@ -272,6 +297,7 @@ def write_ranked_csv(path: str | os.PathLike[str], result: RankResult) -> Path:
         d = row.dispersion
         cells += ([f"{d[0]:.4f}", f"{d[1]:.4f}", "yes" if cold_plasma(*d) else "no"] if d
                   else ["", "", ""])
+        cells.append(f"{row.p_checked:.6f}" if sc is not None else "")
         w.writerow(cells)
     out.parent.mkdir(parents=True, exist_ok=True)
     return write_text(out, buf.getvalue())

@@ -148,7 +148,8 @@ def test_disabled_volunteer_and_retired_candidate_are_refused(ws: Workspace) -> 
 def test_queue_mixes_gold_and_random_and_ranks_by_bald(ws: Workspace) -> None:
     summary = fill_queue(ws, QueueConfig(size=50, strategy="bald", gold_fraction=0.1,
                                          random_fraction=0.2, seed=1))
-    assert summary.added == {"bald": 35, "gold": 5, "random": 10} and summary.open == 50
+    assert summary.added == {"bald": 35, "dispersion": 0, "gold": 5, "random": 10}
+    assert summary.open == 50
     with ws.session() as s:
         q = {r.candidate_id: r for r in s.scalars(sa.select(db.QueueRecord))}
         bald = {r.candidate_id: r.bald for r in db.read_scores(s, MODEL)}
@@ -161,6 +162,50 @@ def test_queue_mixes_gold_and_random_and_ranks_by_bald(ws: Workspace) -> None:
     assert sum(again.added.values()) == 0 and open_count(ws) == 50
     with pytest.raises(InputError, match="strategy"):
         fill_queue(ws, QueueConfig(strategy="psychic"))
+
+
+def _set_checks(ws: Workspace, checks: dict[int, tuple[float, float, float]]) -> None:
+    with ws.session() as s, s.begin():
+        for cid, (index, err, delay) in checks.items():
+            rec = s.get(db.CandidateRecord, cid)
+            rec.dispersion_index, rec.dispersion_err, rec.dispersion_delay_s = index, err, delay
+
+
+def test_a_burst_the_dispersion_check_rejects_is_queued_first(ws: Workspace,
+                                                              tmp_path: Path) -> None:
+    """The model says burst (p > 0.5) and the sweep is measured and not cold plasma's (a
+    peryton at index 1.9, a reversed chirp): queued first as `dispersion`, above every BALD
+    pick, whatever its BALD; the same check on a candidate the model already calls RFI, or
+    a consistent or unmeasured sweep, changes nothing; `random` acquisition stays random."""
+    with ws.session() as s:
+        sc = {r.candidate_id: r for r in db.read_scores(s, MODEL)}
+    gold = {r.id for r in ws.candidates() if r.label is not None}
+    pool = sorted((c for c in sc if c not in gold), key=lambda c: sc[c].bald)
+    low_bald_burst = [c for c in pool if sc[c].p_astro > 0.6][:2]  # the least uncertain
+    rfi_like = next(c for c in pool if sc[c].p_astro < 0.4)
+    fine = next(c for c in pool if sc[c].p_astro > 0.6 and c not in low_bald_burst)
+    checks = {low_bald_burst[0]: (1.90, 0.01, 0.4), low_bald_burst[1]: (2.0, 0.01, -0.3),
+              rfi_like: (1.5, 0.01, 0.4), fine: (2.001, 0.002, 0.4)}
+    _set_checks(ws, checks)
+    cfg = QueueConfig(size=10, strategy="bald", gold_fraction=0.0, random_fraction=0.0)
+    assert fill_queue(ws, cfg).added == {"bald": 8, "dispersion": 2, "gold": 0, "random": 0}
+    q = sorted(open_entries(ws), key=lambda r: -r.priority)
+    assert {r.candidate_id for r in q[:2]} == set(low_bald_burst)
+    assert {r.reason for r in q[:2]} == {"dispersion"} and {r.reason for r in q[2:]} == {"bald"}
+    assert rfi_like not in {r.candidate_id for r in q}
+    assert sum(fill_queue(ws, cfg).added.values()) == 0  # priorities refreshed: still first
+    q = sorted(open_entries(ws), key=lambda r: -r.priority)
+    assert {r.candidate_id for r in q[:2]} == set(low_bald_burst)
+
+    other = make_workspace(tmp_path / "ws2")  # same candidates and scores, random acquisition
+    try:
+        _set_checks(other, checks)
+        rnd = fill_queue(other, QueueConfig(size=100, strategy="random", gold_fraction=0.0,
+                                            random_fraction=0.0))
+        assert rnd.added["dispersion"] == 0 and rnd.added["random"] == 100
+        assert {r.reason for r in open_entries(other)} == {"random"}
+    finally:
+        other.close()
 
 
 def open_entries(ws: Workspace) -> list[db.QueueRecord]:

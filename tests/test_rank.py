@@ -63,7 +63,7 @@ def test_rank_fetch_h5_files(tmp_path: Path, toy_model: Path) -> None:
     rows = read_csv(out)
     assert list(rows[0]) == ["file", "snr", "stime", "width", "dm", "label", "chan_mask_path",
                              "num_files", "p_astro", "p_std", "bald", "model_version",
-                             "dispersion_index", "dispersion_err", "cold_plasma"]
+                             "dispersion_index", "dispersion_err", "cold_plasma", "p_checked"]
     assert len(rows) == 6
     p = np.array([float(r["p_astro"]) for r in rows])
     assert np.all(np.diff(p) <= 0), "sorted by p_astro descending"

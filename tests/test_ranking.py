@@ -19,6 +19,7 @@ from frbtriage.ranking import (
     RankedRow,
     RankOptions,
     RankResult,
+    best_first,
     rank_candidates,
     read_rank_inputs,
     write_ranked_csv,
@@ -27,23 +28,51 @@ from frbtriage.ranking import (
 
 def test_ranked_csv_bytes(tmp_path: Path) -> None:
     """Column order, number formats and quoting of records without list text (FETCH .h5
-    inputs): floats in full precision, so nothing is rounded away."""
+    inputs): floats in full precision, so nothing is rounded away; a sweep that is not cold
+    plasma's is ranked at p_checked = 0.5."""
     a = Candidate(file='/d/a,"b".fil', tcand=1.25, dm=100.123456789, width=8, snr=12.3456789,
                   label=1)
     b = Candidate(file="/d/b.fil", tcand=3.0, dm=0.5, width=1, snr=7.0)
+    c = Candidate(file="/d/c.fil", tcand=4.0, dm=300.0, width=4, snr=20.0)
     result = RankResult(rows=[RankedRow(a, db.ScoreRow(1, "v1", 0.98765432, 0.0123, 0.00045),
                                         (2.00123, 0.00456, 9.7)),
+                              RankedRow(c, db.ScoreRow(3, "v1", 0.97, 0.01, 0.001),
+                                        (1.5, 0.01, 2.0)),
                               RankedRow(b, None)], model_version="v1")
     out = write_ranked_csv(tmp_path / "sub" / "r.csv", result)
     assert out.read_bytes() == (
         b"file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,bald,"
-        b"model_version,dispersion_index,dispersion_err,cold_plasma\n"
+        b"model_version,dispersion_index,dispersion_err,cold_plasma,p_checked\n"
         b'"/d/a,""b"".fil",12.3456789,1.25,3,100.123456789,1,,,0.987654,0.012300,0.000450,v1,'
-        b"2.0012,0.0046,yes\n"
-        b"/d/b.fil,7.0,3.0,0,0.5,,,,,,,,,,\n")
-    assert result.n_scored == 1
+        b"2.0012,0.0046,yes,0.987654\n"
+        b"/d/c.fil,20.0,4.0,2,300.0,,,,0.970000,0.010000,0.001000,v1,1.5000,0.0100,no,"
+        b"0.500000\n"
+        b"/d/b.fil,7.0,3.0,0,0.5,,,,,,,,,,,\n")
+    assert result.n_scored == 2
     with pytest.raises(InputError, match="is a folder"):
         write_ranked_csv(tmp_path, result)
+
+
+def test_best_first_ranks_by_the_checked_p_astro() -> None:
+    """The dispersion-law check is a veto: a confident score on a sweep that is measured and
+    not cold plasma's (wrong index, or low frequencies first) ranks at 0.5, below a less
+    confident burst; a consistent or unmeasured sweep keeps its p_astro; unscored rows come
+    last in input order, ties in input order."""
+    def row(name: str, p: float | None, disp=None) -> RankedRow:  # noqa: ANN001
+        sc = None if p is None else db.ScoreRow(0, "v1", p, 0.0, 0.0)
+        return RankedRow(Candidate(file=name, tcand=1.0, dm=50.0, width=1, snr=8.0), sc, disp)
+
+    rows = [row("unscored-1", None), row("peryton", 0.99, (1.90, 0.01, 0.3)),
+            row("burst", 0.8, (2.001, 0.002, 0.3)), row("faint", 0.6),
+            row("reversed", 0.95, (2.0, 0.01, -0.2)), row("unscored-2", None),
+            row("noise", 0.5), row("peryton-low", 0.3, (1.5, 0.01, 0.3))]
+    got = best_first(rows)
+    assert [r.candidate.file for r in got] == [
+        "burst", "faint", "peryton", "reversed", "noise", "peryton-low", "unscored-1",
+        "unscored-2"]
+    assert [r.vetoed for r in got] == [False, False, True, True, False, False, False, False]
+    assert got[2].p_checked == 0.5 and got[2].score.p_astro == 0.99
+    assert got[5].p_checked == 0.3, "a veto never raises a score"
 
 
 def _scored(cands: list[Candidate]) -> RankResult:
@@ -65,9 +94,10 @@ def test_ranked_csv_writes_list_columns_back_as_read(tmp_path: Path) -> None:
     out = write_ranked_csv(tmp_path / "r.csv", _scored([c for _, c in given.listed]))
     got = out.read_text().splitlines()
     assert got[0] == ("file,snr,stime,width,dm,label,chan_mask_path,num_files,p_astro,p_std,"
-                      "bald,model_version,dispersion_index,dispersion_err,cold_plasma")
+                      "bald,model_version,dispersion_index,dispersion_err,cold_plasma,"
+                      "p_checked")
     for line, row in zip(lines, got[1:], strict=True):
-        assert row == line + ",0.500000,0.100000,0.010000,v1,,,"
+        assert row == line + ",0.500000,0.100000,0.010000,v1,,,,0.500000"
 
 
 def test_ranked_csv_writes_heimdall_columns_back_as_read(tmp_path: Path) -> None:

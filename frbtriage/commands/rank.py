@@ -6,7 +6,8 @@ import argparse
 
 HELP = ("rank candidates by p(astro): INPUT is a your/FETCH .csv, a CHIME L1 event .csv, a "
         "Heimdall .cand (with --data-file) or FETCH .h5 files; writes a CSV sorted by p_astro "
-        "with p_std and BALD")
+        "(capped at 0.5 where the sweep is measured and is not cold plasma's) with p_std, "
+        "BALD and the dispersion-law check")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     for row in result.rows[:5]:
         c, sc = row.candidate, row.score
         if sc is not None:
+            veto = (f"  (ranked at {row.p_checked:.3f}: sweep not cold plasma's)"
+                    if row.vetoed else "")
             print(f"  p_astro {sc.p_astro:.3f} +- {sc.p_std:.3f}  bald {sc.bald:.3f}  "
-                  f"t {c.tcand:.3f} s  DM {c.dm:.1f}  S/N {c.snr:.1f}")
+                  f"t {c.tcand:.3f} s  DM {c.dm:.1f}  S/N {c.snr:.1f}{veto}")
     return 0
