@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("simulate a CHIME-like 8-bit filterbank (400-800 MHz, 0.98304 ms) with injected bursts "
-        "and RFI; writes OUT_DIR/obs.fil, truth.csv, candidates.csv (your/FETCH) and obs.bad_chans")
+HELP = ("simulate a CHIME-like 8-bit filterbank (400-800 MHz, 0.98304 ms; or another telescope's "
+        "band with --telescope) with injected bursts and RFI; writes OUT_DIR/obs.fil, truth.csv, "
+        "candidates.csv (your/FETCH) and obs.bad_chans")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -13,8 +14,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write into (created if missing; "
                    "files of the same names are replaced)")
     p.add_argument("--minutes", type=float, default=0.5, help="length of the file (default 0.5)")
-    p.add_argument("--nchan", type=int, default=1024,
-                   help="channels: a power of two from 16 to 16384 (default 1024)")
+    p.add_argument("--nchan", type=int, default=None,
+                   help="channels: for CHIME a power of two from 16 to 16384, else any count "
+                        "from 16 to 16384 (default: the telescope's, 1024 for CHIME)")
+    p.add_argument("--telescope", default="chime", metavar="NAME",
+                   help="band, channels and sample time of: chime (default), parkes_uwl, "
+                        "parkes_mb, askap, meerkat_l, gbt_l, fast")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed; same seed, same bytes (default 0)")
     p.add_argument("--n-bursts", type=int, default=None,
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         snr_range=tuple(args.snr), dm_range=tuple(args.dm), rfi_rate=args.rfi_rate,
         noise_rate=args.noise_rate, dead_fraction=args.dead_fraction, threshold=args.threshold,
         clean_negatives=args.clean_negatives, families=tuple(args.families),
-        family_rate=args.family_rate)
+        family_rate=args.family_rate, telescope=args.telescope)
     kinds = Counter(r.kind for r in res.truth)
     labels = Counter(c.label for c in res.candidates)
     logging.getLogger(__name__).info("truth rows by kind: %s", dict(kinds))

@@ -13,9 +13,10 @@ Physics of one burst (all built in :meth:`Burst.pulse`)
 * **Spectrum** ``S(f)``, normalised to a mean of 1 over the band, one of
   - ``gaussian``: band-limited, ``exp(-(f - spec_centre)^2 / (2 (spec_fwhm / 2.3548)^2))``,
     the shape of most CHIME one-off bursts;
-  - ``powerlaw``: ``(f / 600 MHz)^spec_index``;
-  - ``running_powerlaw``: ``(f / 600 MHz)^(spec_index + spec_running ln(f / 600 MHz))``, the
-    CHIME/FRB catalogue's fitburst model.
+  - ``powerlaw``: ``(f / f_ref)^spec_index``;
+  - ``running_powerlaw``: ``(f / f_ref)^(spec_index + spec_running ln(f / f_ref))``, the
+    CHIME/FRB catalogue's fitburst model; ``f_ref`` (``spec_ref_mhz``) is the band's centre,
+    600 MHz for CHIME, so the catalogue's indices keep their meaning on other bands.
 * **Scintillation** (multiplicative, optional): the intensity of a random complex
   Gaussian field whose decorrelation bandwidth is ``scint_bw`` at 600 MHz and scales as
   ``f^4.4``; it is generated on a frequency coordinate stretched so that the decorrelation
@@ -77,6 +78,9 @@ class Burst:
     spec_running: float = 0.0
     spec_centre_mhz: float = REF_FREQ_MHZ
     spec_fwhm_mhz: float = 0.0
+    #: where the power laws are referenced, MHz (:func:`draw_burst`: the band's centre, so a
+    #: running power law peaks inside any telescope's band; CHIME's 600 MHz)
+    spec_ref_mhz: float = REF_FREQ_MHZ
     scint_bw_mhz: float = 0.0
     scint_mod: float = 0.0
     fluence: float = 1.0
@@ -121,7 +125,7 @@ class Burst:
                        live: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
         """Relative spectrum ``(nchan,)`` incl. scintillation, mean 1 over ``live`` channels."""
         f = np.asarray(freqs_mhz, dtype=np.float64)
-        x = f / REF_FREQ_MHZ
+        x = f / self.spec_ref_mhz
         if self.spectrum == "gaussian":
             sd = self.spec_fwhm_mhz / FWHM_PER_SIGMA
             s = np.exp(-0.5 * ((f - self.spec_centre_mhz) / sd) ** 2)
@@ -220,6 +224,7 @@ def draw_burst(rng: np.random.Generator, layout: Layout, time_s: float, dm: floa
         width_s=_loguniform(rng, 0.2e-3, 8e-3),
         scatter_s=0.0 if rng.random() < 0.25 else _loguniform(rng, 0.02e-3, 4e-3),
         spectrum=kind,
+        spec_ref_mhz=0.5 * (layout.f_top + layout.f_bottom),
         seed=int(rng.integers(2**31)),
     )
     lo, hi = float(layout.freqs.min()), float(layout.freqs.max())

@@ -1,4 +1,5 @@
-"""The simulated observation's frequency/time grid (CHIME: 400-800 MHz, 0.98304 ms)."""
+"""The simulated observation's frequency/time grid (CHIME by default: 400-800 MHz, 0.98304 ms;
+other telescopes' in :mod:`frbtriage.simulate.telescopes`)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ EDGE_MARGIN_S = 0.3
 class Layout:
     """Channels and samples of the file.
 
-    ``nchan`` channels of ``400/nchan`` MHz from 800 MHz down to 400 MHz (``foff < 0``,
-    ``fch1`` = centre of the top channel, channel 0 = highest frequency), ``nsamp`` samples
-    of ``tsamp`` seconds.
+    ``nchan`` channels of ``(f_top - f_bottom) / nchan`` MHz from ``f_top`` down to
+    ``f_bottom`` (MHz, CHIME's 800 and 400 by default; ``foff < 0``, ``fch1`` = centre of the
+    top channel, channel 0 = highest frequency), ``nsamp`` samples of ``tsamp`` seconds.
     """
 
     nchan: int
@@ -83,22 +84,34 @@ class Layout:
         return int(np.clip(np.floor((self.f_top - freq_mhz) / self.chan_bw), 0, self.nchan - 1))
 
 
-def make_layout(minutes: float, nchan: int, path: object = None) -> Layout:
-    """Validate the user's ``minutes`` and ``nchan`` and build the layout.
+def make_layout(minutes: float, nchan: int | None = None, path: object = None,
+                telescope: str = "chime") -> Layout:
+    """Validate the user's ``minutes`` and ``nchan`` and build the layout of ``telescope``
+    (a name of :data:`frbtriage.simulate.telescopes.TELESCOPES`; its channel count when
+    ``nchan`` is None).
 
-    ``nchan`` must be a power of two from 16 to 16384 (CHIME's native channels
-    downsampled by an integer factor); the file must last at least one second.
-    Raises :class:`InputError` naming ``path`` otherwise.
+    For CHIME ``nchan`` must be a power of two from 16 to 16384 (its native channels
+    downsampled by an integer factor); for the others any count from 16 to 16384. The file
+    must last at least one second. Raises :class:`InputError` naming ``path`` otherwise.
     """
+    from frbtriage.simulate.telescopes import telescope as preset
+
+    tel = preset(telescope, path)
+    nchan = tel.nchan if nchan is None else nchan
     if not np.isfinite(minutes) or minutes <= 0:
         raise InputError(path, f"--minutes must be a positive number, got {minutes}")
-    if nchan < MIN_NCHAN or nchan > CHIME_NATIVE_NCHAN or nchan & (nchan - 1):
-        raise InputError(path, f"--nchan must be a power of two from {MIN_NCHAN} to "
-                               f"{CHIME_NATIVE_NCHAN} (CHIME's 16384 channels downsampled), "
+    if tel.name == "chime":
+        if nchan < MIN_NCHAN or nchan > CHIME_NATIVE_NCHAN or nchan & (nchan - 1):
+            raise InputError(path, f"--nchan must be a power of two from {MIN_NCHAN} to "
+                                   f"{CHIME_NATIVE_NCHAN} (CHIME's 16384 channels downsampled), "
+                                   f"got {nchan}")
+    elif not MIN_NCHAN <= nchan <= CHIME_NATIVE_NCHAN:
+        raise InputError(path, f"--nchan must be from {MIN_NCHAN} to {CHIME_NATIVE_NCHAN}, "
                                f"got {nchan}")
-    nsamp = int(round(minutes * 60.0 / CHIME_TSAMP_S))
-    if nsamp * CHIME_TSAMP_S < 1.0:
+    nsamp = int(round(minutes * 60.0 / tel.tsamp_s))
+    if nsamp * tel.tsamp_s < 1.0:
         raise InputError(path, f"--minutes {minutes} is shorter than the 1 s minimum")
     if minutes > 24 * 60:
         raise InputError(path, f"--minutes {minutes} is longer than the 1-day maximum")
-    return Layout(nchan=int(nchan), nsamp=nsamp)
+    return Layout(nchan=int(nchan), nsamp=nsamp, tsamp=tel.tsamp_s, f_top=tel.f_top_mhz,
+                  f_bottom=tel.f_bottom_mhz)

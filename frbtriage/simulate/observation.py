@@ -8,7 +8,8 @@ event and injected piecewise, so chunk boundaries are exact), and quantises arou
 bandpass. Outputs (in ``out_dir``; each written to a temporary name, then renamed):
 
 * ``obs.fil`` -- sigproc filterbank written with ``your``'s writer (8 bits, ``nchan``
-  channels from 800 MHz down, ``foff = -400/nchan`` MHz, 0.98304 ms samples);
+  channels from 800 MHz down, ``foff = -400/nchan`` MHz, 0.98304 ms samples; another
+  telescope's band and sample time with ``telescope``, :mod:`frbtriage.simulate.telescopes`);
 * ``obs.bad_chans`` -- the channel mask a real-time pipeline would apply (dead channels and
   persistent carriers), one channel index per line, as ``your_candmaker.py`` reads it;
 * ``truth.csv`` -- every injection (:mod:`frbtriage.simulate.truth`);
@@ -115,7 +116,8 @@ class SimulationConfig:
     """Everything that shapes a simulated observation (rates are per simulated minute)."""
 
     minutes: float = 0.5
-    nchan: int = 1024
+    #: channels (None: the telescope's own count, 1024 for CHIME)
+    nchan: int | None = None
     seed: int = 0
     n_bursts: int | None = None
     burst_rate: float = 10.0
@@ -134,10 +136,12 @@ class SimulationConfig:
     #: extra families to inject (names from :data:`FAMILIES`), ``family_rate`` of each a minute
     families: tuple[str, ...] = ()
     family_rate: float = 10.0
+    #: whose band, channels and sample time (:data:`frbtriage.simulate.telescopes.TELESCOPES`)
+    telescope: str = "chime"
 
     def validate(self, path: object = None) -> Layout:
         """Check every value; raise :class:`InputError` naming ``path``; return the layout."""
-        layout = make_layout(self.minutes, self.nchan, path)
+        layout = make_layout(self.minutes, self.nchan, path, self.telescope)
 
         def bad(msg: str) -> None:
             raise InputError(path, msg)
@@ -520,18 +524,21 @@ def _write_filterbank(path: Path, layout: Layout, bandpass: Bandpass, events: li
 
 
 def simulate_observation(out_dir: str | os.PathLike[str], minutes: float = 0.5,
-                         nchan: int = 1024, seed: int = 0, progress: bool = False,
+                         nchan: int | None = None, seed: int = 0, progress: bool = False,
                          **options: object) -> SimulationResult:
-    """Simulate a CHIME-like observation into ``out_dir`` (created if missing).
+    """Simulate a CHIME-like observation into ``out_dir`` (created if missing); ``nchan``
+    None: the telescope's own count (1024 for CHIME).
 
     ``options`` are the other :class:`SimulationConfig` fields (``n_bursts``, ``snr_range``,
-    ``dm_range``, ``rfi_rate``, ``noise_rate``, ``dead_fraction``, ``threshold``, ...).
+    ``dm_range``, ``rfi_rate``, ``noise_rate``, ``dead_fraction``, ``threshold``,
+    ``telescope`` (another telescope's band, channels and sample time), ...).
     Existing ``obs.fil``, ``obs.bad_chans``, ``truth.csv``, ``candidates.csv`` are replaced.
     Raises :class:`InputError` for impossible parameters or an unusable ``out_dir``.
     """
     out = Path(out_dir)
     try:
-        cfg = SimulationConfig(minutes=float(minutes), nchan=int(nchan), seed=int(seed),
+        cfg = SimulationConfig(minutes=float(minutes),
+                               nchan=None if nchan is None else int(nchan), seed=int(seed),
                                **options)  # type: ignore[arg-type]
     except TypeError as err:
         raise InputError(out, f"unknown simulation option: {err}") from None
