@@ -62,9 +62,10 @@ def test_parkes_uwl_file_is_shaped_like_the_real_one(tmp_path: Path, real_fil: P
     """The `parkes_uwl` preset writes the real Parkes file's header (832 x 4 MHz from
     4030 MHz down, 0.512 ms), and its injected burst is where the truth says: found by the
     search at its DM, arriving at each channel as cold plasma delays it. (Seed 19 draws a
-    broadband burst, peak 2 sigma per channel-sample: a bright band-limited one exceeds the
-    search's 6-sigma clip of single channel-samples and is cut away, a limit of the search's
-    cleaning, not of the layout.)"""
+    broadband burst, 2 sigma per channel-sample at its peak. Seed 11 draws a 99-MHz-wide one
+    at 1.9 GHz, 24 sigma per channel-sample: the search's per-chunk channel masks and its
+    6-sigma clip of single channel-samples cut it from S/N 38 to 6, a limit of the search's
+    cleaning on bright narrow-band bursts, not of the layout.)"""
     res = simulate_observation(tmp_path / "uwl", minutes=0.1, seed=19, telescope="parkes_uwl",
                                n_bursts=1, snr_range=(40.0, 40.0), dm_range=(150.0, 150.0),
                                rfi_rate=0.0, noise_rate=0.0)
