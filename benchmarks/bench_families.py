@@ -341,11 +341,16 @@ def main(argv: list[str] | None = None) -> int:
                           "bald": sc.bald.round(5).tolist(),
                           "index": [None if not np.isfinite(x) else round(float(x), 4)
                                     for x in sc.index], "flagged": sc.flagged.tolist()}}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "families.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (a.out / "families.md").write_text(markdown(doc))
-    print(markdown(doc))
+    write_results(a.out, "families", doc, markdown(doc))
     return 0
+
+
+def write_results(out: Path, stem: str, doc: dict[str, Any], md: str) -> None:
+    """``out/STEM.json`` (``doc``) and ``out/STEM.md`` (``md``, also printed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(md)
+    print(md)
 
 
 if __name__ == "__main__":
