@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from frbtriage.model.pipeline import PipelineConfig, train_pipeline
 @pytest.mark.parametrize("bad", [{"simulate": -1}, {"epochs": 0}, {"lr": 0.0},
                                  {"threads": 0}, {"input_size": 30},
                                  {"families": ("peryton", "microwave_oven")},
-                                 {"families": ("peryton",), "family_rate": 0.0}])
+                                 {"families": ("peryton",), "family_rate": 0.0},
+                                 {"telescopes": ("arecibo",)}])
 def test_bad_config_refused_before_anything_is_made(tmp_path: Path, bad: dict) -> None:
     with pytest.raises(InputError):
         train_pipeline(tmp_path / "ws", tmp_path / "model", PipelineConfig(**bad),
@@ -43,6 +45,19 @@ def test_families_go_where_labels_stay_true() -> None:
     assert plain.sim_tag() == "train"
     assert cfg.sim_tag().startswith("train-families-") and cfg.sim_tag() != PipelineConfig(
         families=("peryton",)).sim_tag()
+
+
+def test_telescopes_repeat_every_mix_on_their_grid() -> None:
+    """CHIME's mixes first, then each on every other telescope's grid (same channel counts,
+    rates and families); the simulations' folder prefix names the telescopes too, while the
+    families-only prefix stays what it was (workspaces made with it still resume)."""
+    fams = PipelineConfig(families=("peryton",))
+    cfg = PipelineConfig(families=("peryton",), telescopes=("parkes_uwl", "askap"))
+    base = fams.mixes()
+    assert cfg.mixes() == base + tuple({**m, "telescope": t} for t in ("parkes_uwl", "askap")
+                                       for m in base)
+    assert cfg.sim_tag().startswith("train-telescopes-") and cfg.sim_tag() != fams.sim_tag()
+    assert fams.sim_tag() == "train-families-" + hashlib.sha256(b"['peryton'] 10").hexdigest()[:8]
 
 
 def same(a: object, b: object) -> bool:

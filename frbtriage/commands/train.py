@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "in the burst-free ones")
     p.add_argument("--family-rate", type=float, default=10.0,
                    help="events of each of --families per simulated minute (default 10)")
+    p.add_argument("--telescopes", nargs="+", default=(), metavar="NAME",
+                   help="also simulate every training mix on these telescopes' bands, "
+                        "channels and sample times (as `frbtriage simulate --telescope`)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice; 1 is much faster on a "
                         "machine whose cores are busy with other work)")
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
         members=args.members, input_size=args.input_size, input_rows=args.input_rows,
         zoom=args.zoom, device=args.device, threads=args.threads, families=families,
-        family_rate=args.family_rate)
+        family_rate=args.family_rate, telescopes=tuple(args.telescopes))
     command = ("frbtriage " + shlex.join(sys.argv[1:]) if "train" in sys.argv[1:]
                else "frbtriage.commands.train (called from Python)")
     tty = sys.stderr.isatty()

@@ -52,7 +52,9 @@ class PipelineConfig:
     (None: CUDA when available); ``threads`` torch CPU threads for the whole process (None:
     torch's choice); ``families`` the simulator's burst morphologies and interference
     families to add to the training mixes, ``family_rate`` events of each a minute
-    (:func:`frbtriage.model.data.with_families`).
+    (:func:`frbtriage.model.data.with_families`); ``telescopes`` other telescopes'
+    grids (:data:`frbtriage.simulate.telescopes.TELESCOPES`) on which every mix is simulated
+    too, beside CHIME's.
     """
 
     simulate: int = 30
@@ -70,6 +72,7 @@ class PipelineConfig:
     threads: int | None = None
     families: tuple[str, ...] = ()
     family_rate: float = 10.0
+    telescopes: tuple[str, ...] = ()
 
     def architecture(self) -> Architecture:
         """The network shape these settings ask for (not yet validated)."""
@@ -79,18 +82,27 @@ class PipelineConfig:
 
     def mixes(self) -> tuple[dict[str, Any], ...]:
         """The simulation settings the training observations cycle over: the training
-        mixes, with :attr:`families` added (:class:`InputError` for an unknown one)."""
+        mixes, with :attr:`families` added, on CHIME's grid and then on each of
+        :attr:`telescopes` (:class:`InputError` for an unknown family or telescope)."""
         from frbtriage.model.data import TRAIN_MIXES, with_families
+        from frbtriage.simulate.telescopes import telescope
 
-        return with_families(TRAIN_MIXES, self.families, self.family_rate)
+        base = with_families(TRAIN_MIXES, self.families, self.family_rate)
+        for name in self.telescopes:
+            telescope(name)
+        return base + tuple({**m, "telescope": t} for t in self.telescopes for m in base)
 
     def sim_tag(self) -> str:
         """Name prefix of the simulation folders (a workspace resumes those of its own
-        settings only): ``train``, or ``train-families-HASH`` with families."""
-        if not self.families:
+        settings only): ``train``, or ``train-families-HASH`` / ``train-telescopes-HASH``
+        with families and/or telescopes."""
+        if not (self.families or self.telescopes):
             return "train"
-        key = f"{sorted(self.families)} {self.family_rate:g}".encode()
-        return f"train-families-{hashlib.sha256(key).hexdigest()[:8]}"
+        key = f"{sorted(self.families)} {self.family_rate:g}"
+        if self.telescopes:
+            key += f" {list(self.telescopes)}"
+        kind = "telescopes" if self.telescopes else "families"
+        return f"train-{kind}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
     def check(self) -> None:
         """Raise :class:`InputError` for an impossible setting (named as its CLI option)."""
