@@ -249,8 +249,9 @@ def markdown(doc: dict[str, Any]) -> str:
     s, o, v = doc["settings"], doc["summary"]["overall"], doc["summary"]["veto"]
     which = ("today's shipped model, trained before these families existed"
              if doc.get("model_dir") is None else f"from `{doc['model_dir']}`, `--model`")
+    whose = "the shipped model" if doc.get("model_dir") is None else "a model given by --model"
     lines = [
-        "# Per-family evaluation of the shipped model (issue 14)", "",
+        f"# Per-family evaluation of {whose} (issue 14)", "",
         f"Model `{doc['model']}` ({which}), `python benchmarks/bench_families.py` "
         f"({s['obs_per_family']} observations "
         f"per new family, {s['standard_obs']} standard ones, {s['minutes']} min each, "
