@@ -67,17 +67,23 @@ _MEDIAN_BRACKET = 8
 
 
 @nb.njit(cache=True)
-def _median_select(a):  # pragma: no cover - numba
-    """Median of ``a`` (float64, reordered in place) by quickselect on the whole array."""
-    n = a.size
-    m = _select(a, n // 2)
-    if n % 2:
+def _middle(a, k, even):  # pragma: no cover - numba
+    """The ``k``-th smallest of ``a`` (reordered in place); with ``even``, its mean with the
+    largest of the ``k >= 1`` smaller ones (the two middle values of an even count)."""
+    m = _select(a, k)
+    if not even:
         return m
     lo = a[0]
-    for i in range(1, n // 2):  # after selection, a[:n//2] holds the smaller half
+    for i in range(1, k):  # after selection, a[:k] holds the smaller ones
         if a[i] > lo:
             lo = a[i]
     return 0.5 * (lo + m)
+
+
+@nb.njit(cache=True)
+def _median_select(a):  # pragma: no cover - numba
+    """Median of ``a`` (float64, reordered in place) by quickselect on the whole array."""
+    return _middle(a, a.size // 2, a.size % 2 == 0)
 
 
 @nb.njit(cache=True)
@@ -114,15 +120,7 @@ def _median(a):  # pragma: no cover - numba
     k0 = k - 1 if n % 2 == 0 else k
     if below + above + m != n or k0 < below or k >= below + m:
         return _median_select(a)
-    mid = buf[:m]
-    v = _select(mid, k - below)
-    if n % 2:
-        return v
-    lo2 = mid[0]
-    for i in range(1, k - below):  # k0 >= below: mid[:k-below] holds the smaller ones
-        if mid[i] > lo2:
-            lo2 = mid[i]
-    return 0.5 * (lo2 + v)
+    return _middle(buf[:m], k - below, n % 2 == 0)  # k0 >= below: k - below >= 1 if even
 
 
 @nb.njit(parallel=True, cache=True)
