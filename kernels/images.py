@@ -9,24 +9,30 @@ does both in one pass over the channels:
 
 1. time-major input (a filterbank's memory map, uint8/uint16/float32, read in place): a
    task takes ``lblock`` channels (64 bytes of each 8-bit spectrum, a cache line) and
-   transposes their needed samples in tiles into a channel-major buffer of the file's own
-   dtype, each channel's samples already split by phase, ``X[c, r*M + m] = x[c, m*decim +
-   r]``; channel-major float32 input is split row by row;
-2. each ``cblock`` of those channels becomes float32 boxcar sums split by phase,
+   transposes their needed samples into a channel-major buffer of the file's own dtype,
+   each channel's samples already split by phase, ``X[c, r*M + m] = x[c, m*decim + r]``.
+   8-bit data go 8 x 8 bytes at a time (8 words of 8 channels, one phase, transposed in
+   registers: ~5x faster than a byte-by-byte copy), others in tiles of spectra;
+   channel-major float32 input is split row by row;
+2. each ``cblock`` of those channels becomes boxcar sums split by phase,
    ``Z[c, r*M + m] = sum_{k<decim} x[c, m*decim + r + k]`` (phase 0 as ``decim`` row adds,
    each later phase from the one before by one subtract and one add, all contiguous), so
    that with a delay ``q*decim + r`` the decimated sample ``j`` is ``Z[c, r*M + q + j]``:
    every pixel is one add per channel whatever ``decim`` is (256 x 256 x nchan adds for
-   ``dmt``, where the full-resolution sum took ``decim`` times as many);
+   ``dmt``, where the full-resolution sum took ``decim`` times as many). The sums are
+   uint16 for 8-bit data while a block's largest, ``255 * decim * cblock``, fits (half the
+   bytes to load per add of float32: the adds are load-bound), float32 otherwise;
 3. the block is added into both images: each DM trial sums the block's kept channels
-   (four at a time, into an L1 accumulator) into the task's partial ``dmt``; ``ft`` rows
-   are copied out. The tasks' partial ``dmt``s are summed at the end.
+   (eight at a time, into an L1 accumulator) into the task's float32 partial ``dmt``;
+   ``ft`` rows are copied out. The tasks' partial ``dmt``s are summed at the end.
 
 The whole float32 window never exists: a task's buffers are ``lblock`` x ``max(need)``
-samples of the file's dtype and ``cblock`` x ``max(need)`` float32 (L2-sized at low DM).
-Masked channels (``keep[c]`` False) are never read and give zero rows in ``ft``. Sums of
-8-bit samples are integers below 2**24, so they are exact in float32 and do not depend on
-the order of the adds, the block sizes or the thread count.
+samples of the file's dtype and ``cblock`` x ``max(need)`` sums (L2-sized at low DM).
+Masked channels (``keep[c]`` False) give zero rows in ``ft`` and are never read, except
+that the 8 x 8 transpose copies whole words of 8 channels and every load's samples up to
+its largest ``need`` (within the window; never summed). Sums of 8-bit samples are integers
+below 2**24, so they are exact in float32 and do not depend on the order of the adds, the
+block sizes, the thread count or the transpose.
 
 Plain Numba, no physics: the caller passes integer delays (``frbtriage.physics``).
 """
@@ -52,14 +58,24 @@ TBLOCK = 64
 
 
 @njit(cache=True)
-def _divmod_delays(dl, decim, q, r):  # pragma: no cover - compiled
-    """q, r = divmod(dl, decim) (delays >= 0)."""
+def _offsets(dl, decim, m_len, off):  # pragma: no cover - compiled
+    """``off = r * m_len + q`` with ``q, r = divmod(dl, decim)`` (delays >= 0, below 2**52):
+    where a delay's decimated samples start in a phase-split row. By a float reciprocal and
+    one correction each way: an integer division per delay costs ~10x more (the 262144
+    delays of a 1024-channel candidate: 0.7 ms)."""
+    inv = 1.0 / decim
     for d in range(dl.shape[0]):
         for c in range(dl.shape[1]):
             v = dl[d, c]
-            qq = v // decim
-            q[d, c] = qq
-            r[d, c] = v - qq * decim
+            qq = np.int64(v * inv)
+            rr = v - qq * decim
+            if rr < 0:
+                qq -= 1
+                rr += decim
+            elif rr >= decim:
+                qq += 1
+                rr -= decim
+            off[d, c] = rr * m_len + qq
 
 
 @njit(cache=True)
@@ -82,9 +98,11 @@ def _kept(c0, c1, need, keep, kept, ft):  # pragma: no cover - compiled
 def _boxcar_phases(xp, xoff, zb, zoff, kept, nk, need, decim, m_len):  # pragma: no cover
     """From samples stored split by phase, ``xp[c - xoff, r*m_len + m] = x[c, m*decim + r]``,
     the boxcar sums ``zb[c - zoff, r*m_len + m] = sum_{k<decim} x[c, m*decim + r + k]``
-    (float32) of the kept channels ``c`` for every ``m`` with ``m*decim + r + decim <=
-    need[c]``: phase 0 as ``decim`` row adds, each later phase from the one before by one
-    subtract and one add; all loops contiguous. Exact for integer samples."""
+    (in ``zb``'s dtype: float32, or uint16 for 8-bit samples when ``255 * decim`` fits) of
+    the kept channels ``c`` for every ``m`` with ``m*decim + r + decim <= need[c]``: phase
+    0 as ``decim`` row adds, each later phase from the one before by one subtract and one
+    add (modular in uint16, so exact); all loops contiguous. Exact for integer samples."""
+    t = zb.dtype.type
     for k in range(nk):
         c = kept[k]
         xr = xp[c - xoff]
@@ -93,15 +111,15 @@ def _boxcar_phases(xp, xoff, zb, zoff, kept, nk, need, decim, m_len):  # pragma:
         if decim == 1:
             src = xr[:n]
             for i in range(n):
-                zr[i] = np.float32(src[i])
+                zr[i] = t(src[i])
             continue
         m0 = (n - decim) // decim + 1
         z0 = zr[:m0]
-        z0[:] = 0.0
+        z0[:] = t(0)
         for ph in range(decim):
             src = xr[ph * m_len : ph * m_len + m0]
             for m in range(m0):
-                z0[m] += np.float32(src[m])
+                z0[m] = t(z0[m] + t(src[m]))
         for ph in range(1, decim):
             mr = (n - decim - ph) // decim + 1
             if mr <= 0:
@@ -111,7 +129,7 @@ def _boxcar_phases(xp, xoff, zb, zoff, kept, nk, need, decim, m_len):  # pragma:
             lo = xr[(ph - 1) * m_len : (ph - 1) * m_len + mr]
             up = xr[(ph - 1) * m_len + 1 : (ph - 1) * m_len + 1 + mr]
             for m in range(mr):
-                cur[m] = (prev[m] - np.float32(lo[m])) + np.float32(up[m])
+                cur[m] = t(t(prev[m] - t(lo[m])) + t(up[m]))
 
 
 @njit(cache=True)
@@ -128,69 +146,166 @@ def _split_row(src, n, decim, m_len, dst):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _accumulate(z, zoff, kept, nk, m_len, q, r, qft, rft, nout, inv, ft,
-                part):  # pragma: no cover - compiled
+def _accumulate(z, zoff, kept, nk, off, offt, nout, inv, ft, part):  # pragma: no cover
     """Add the kept channels (rows ``c - zoff`` of the phase-split ``z``) into every DM trial
-    of ``part`` (ndm, nout) and write their ``ft`` rows. The accumulator is allocated here:
-    LLVM vectorises the adds only when it can see that it aliases no input row."""
-    acc = np.empty(nout, dtype=np.float32)
+    of ``part`` (ndm, nout) and write their ``ft`` rows; trial ``d`` of channel ``c`` reads
+    ``nout`` samples from ``off[d, c]``, the ``ft`` row from ``offt[c]`` (:func:`_offsets`).
+    The accumulator, of ``z``'s dtype (uint16 sums of 8-bit samples take half the loads of
+    float32; the caller keeps them below 2**16), is allocated here: LLVM vectorises the adds
+    only when it can see that it aliases no input row. Channels go eight at a time (one
+    accumulator pass per eight rows: ~10 % faster than four at a time), the rest one by
+    one."""
+    t = z.dtype.type
+    acc = np.empty(nout, dtype=z.dtype)
     for k in range(nk):
         c = kept[k]
-        o = rft[c] * m_len + qft[c]
+        o = offt[c]
         src = z[c - zoff, o : o + nout]
         dst = ft[c]
         for i in range(nout):
-            dst[i] = src[i] * inv
-    ndm = q.shape[0]
-    for d in range(ndm):
-        qd = q[d]
-        rd = r[d]
-        acc[:] = 0.0
+            dst[i] = np.float32(src[i]) * inv
+    for d in range(off.shape[0]):
+        od = off[d]
+        acc[:] = t(0)
         k = 0
-        while k + 4 <= nk:
-            c = kept[k]
-            o = rd[c] * m_len + qd[c]
-            a = z[c - zoff, o : o + nout]
-            c = kept[k + 1]
-            o = rd[c] * m_len + qd[c]
-            b = z[c - zoff, o : o + nout]
-            c = kept[k + 2]
-            o = rd[c] * m_len + qd[c]
-            e = z[c - zoff, o : o + nout]
-            c = kept[k + 3]
-            o = rd[c] * m_len + qd[c]
-            f = z[c - zoff, o : o + nout]
+        while k + 8 <= nk:
+            r0 = z[kept[k] - zoff, od[kept[k]] : od[kept[k]] + nout]
+            r1 = z[kept[k + 1] - zoff, od[kept[k + 1]] : od[kept[k + 1]] + nout]
+            r2 = z[kept[k + 2] - zoff, od[kept[k + 2]] : od[kept[k + 2]] + nout]
+            r3 = z[kept[k + 3] - zoff, od[kept[k + 3]] : od[kept[k + 3]] + nout]
+            r4 = z[kept[k + 4] - zoff, od[kept[k + 4]] : od[kept[k + 4]] + nout]
+            r5 = z[kept[k + 5] - zoff, od[kept[k + 5]] : od[kept[k + 5]] + nout]
+            r6 = z[kept[k + 6] - zoff, od[kept[k + 6]] : od[kept[k + 6]] + nout]
+            r7 = z[kept[k + 7] - zoff, od[kept[k + 7]] : od[kept[k + 7]] + nout]
             for i in range(nout):
-                acc[i] += (a[i] + b[i]) + (e[i] + f[i])
-            k += 4
+                acc[i] = t(acc[i] + t(t(t(r0[i] + r1[i]) + t(r2[i] + r3[i]))
+                                      + t(t(r4[i] + r5[i]) + t(r6[i] + r7[i]))))
+            k += 8
         while k < nk:
             c = kept[k]
-            o = rd[c] * m_len + qd[c]
+            o = od[c]
             a = z[c - zoff, o : o + nout]
             for i in range(nout):
-                acc[i] += a[i]
+                acc[i] = t(acc[i] + a[i])
             k += 1
         row = part[d]
         for i in range(nout):
-            row[i] += acc[i]
+            row[i] += np.float32(acc[i])
+
+
+_S8, _S16, _S32 = np.uint64(8), np.uint64(16), np.uint64(32)
+_M8, _M16, _M32 = (np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF),
+                   np.uint64(0x00000000FFFFFFFF))
+
+
+@njit(inline="always")
+def _swap(a, b, s, m):  # pragma: no cover - compiled
+    """Exchange the high ``s``-bit halves of ``a``'s ``2s``-bit fields with the low halves
+    of ``b``'s (one step of a bitwise block transpose)."""
+    t = ((a >> s) ^ b) & m
+    return a ^ (t << s), b ^ t
+
+
+@njit(inline="always")
+def _swap_pairs(a, b, c, d, e, f, g, h, s, m):  # pragma: no cover - compiled
+    """:func:`_swap` on the pairs (a, b), (c, d), (e, f), (g, h)."""
+    a, b = _swap(a, b, s, m)
+    c, d = _swap(c, d, s, m)
+    e, f = _swap(e, f, s, m)
+    g, h = _swap(g, h, s, m)
+    return a, b, c, d, e, f, g, h
+
+
+@njit(inline="always")
+def _transpose8(x0, x1, x2, x3, x4, x5, x6, x7):  # pragma: no cover - compiled
+    """The 8 x 8 byte matrix whose row ``j`` is word ``xj`` (byte ``k`` = bits ``8k..8k+7``),
+    transposed: three rounds of swaps of 1-, 2- and 4-byte fields between word pairs
+    1, 2 and 4 rows apart."""
+    x0, x1, x2, x3, x4, x5, x6, x7 = _swap_pairs(x0, x1, x2, x3, x4, x5, x6, x7, _S8, _M8)
+    x0, x2, x1, x3, x4, x6, x5, x7 = _swap_pairs(x0, x2, x1, x3, x4, x6, x5, x7, _S16, _M16)
+    x0, x4, x1, x5, x2, x6, x3, x7 = _swap_pairs(x0, x4, x1, x5, x2, x6, x3, x7, _S32, _M32)
+    return x0, x1, x2, x3, x4, x5, x6, x7
+
+
+@njit(cache=True)
+def _transpose_bytes(raw, raw64, l0, l1, hi, decim, m_len, xb, xb64):  # pragma: no cover
+    """``xb[c - l0, r*m_len + m] = raw[m*decim + r, c]`` for the channels ``l0 .. l1 - 1``
+    (``l0`` and ``l1 - l0`` multiples of 8) and every sample below ``hi``: each 8 samples
+    of one phase (8 spectra ``decim`` apart) x 8 channels are 8 words of ``raw64``
+    transposed in registers into 8 words of ``xb64`` (``xb`` as uint64; ``m_len`` a multiple
+    of 8), ~1 operation per byte where a byte-by-byte copy takes several. The last
+    ``< 8 * decim`` spectra are copied byte by byte."""
+    g0 = l0 // 8
+    nb = hi // (8 * decim)
+    for b in range(nb):
+        for ph in range(decim):
+            t = b * 8 * decim + ph
+            col = ph * (m_len // 8) + b
+            for g in range(g0, l1 // 8):
+                y = _transpose8(raw64[t, g], raw64[t + decim, g], raw64[t + 2 * decim, g],
+                                raw64[t + 3 * decim, g], raw64[t + 4 * decim, g],
+                                raw64[t + 5 * decim, g], raw64[t + 6 * decim, g],
+                                raw64[t + 7 * decim, g])
+                k = (g - g0) * 8
+                xb64[k, col] = y[0]
+                xb64[k + 1, col] = y[1]
+                xb64[k + 2, col] = y[2]
+                xb64[k + 3, col] = y[3]
+                xb64[k + 4, col] = y[4]
+                xb64[k + 5, col] = y[5]
+                xb64[k + 6, col] = y[6]
+                xb64[k + 7, col] = y[7]
+    for t in range(nb * 8 * decim, hi):
+        m = t // decim
+        pos = (t - m * decim) * m_len + m
+        for kk in range(l1 - l0):
+            xb[kk, pos] = raw[t, l0 + kk]
+
+
+@njit(cache=True)
+def _transpose_tiles(raw, l0, l1, need, keep, decim, m_len, tblock, hi, xb):  # pragma: no cover
+    """``xb[c - l0, r*m_len + m] = raw[m*decim + r, c]`` for the kept channels ``c`` of
+    ``l0 .. l1 - 1`` and their needed samples, in tiles of ``tblock`` spectra (any dtype,
+    any channel count)."""
+    tb = decim * max(1, tblock // decim)  # tiles start on multiples of decim
+    for t0 in range(0, hi, tb):
+        tile = raw[t0 : min(t0 + tb, hi), l0:l1]
+        nt = tile.shape[0]
+        m_0 = t0 // decim
+        for c in range(l0, l1):
+            n = min(nt, need[c] - t0)
+            if n <= 0 or not keep[c]:
+                continue
+            kk = c - l0
+            dst = xb[kk]
+            for ph in range(min(decim, n)):
+                row = dst[ph * m_len + m_0 : (ph + 1) * m_len]
+                m = 0
+                for i in range(ph, n, decim):
+                    row[m] = tile[i, kk]
+                    m += 1
 
 
 @njit(parallel=True, cache=True)
-def _sums_time_major(raw, need, keep, decim, q, r, qft, rft, nout, cblock, lblock, tblock,
-                     width, parts, ft):  # pragma: no cover - compiled
+def _sums_time_major(raw, raw64, fast, need, keep, decim, off, offt, nout, cblock, lblock,
+                     tblock, width, zproto, parts, ft):  # pragma: no cover - compiled
     """``raw`` (ntime, nchan) any real dtype, time-major; see :func:`candidate_sums`. Tasks
-    take loads of ``lblock`` channels in turn: the load's needed samples are transposed
-    (tiles of ``tblock`` spectra) into a channel-major buffer of the file's dtype (a wide
-    load reads whole cache lines of the file), then each ``cblock`` of it is phase-split
-    into float32 and added into the images. ``width``: buffer row length (>= every kept
-    ``need``, a multiple of ``decim``); ``parts`` (ntask, ndm, nout) zeros."""
+    take loads of ``lblock`` channels in turn: the load's needed samples are transposed into
+    a channel-major buffer of the file's dtype, split by phase (a wide load reads whole cache
+    lines of the file): 8 x 8 bytes at a time when ``fast`` (8-bit samples, ``raw64`` the
+    same memory as (ntime, nchan / 8) uint64, loads of a multiple of 8 channels), else in
+    tiles of ``tblock`` spectra. Then each ``cblock`` of it becomes boxcar sums of
+    ``zproto``'s dtype, added into the images. ``width``: buffer row length (>= every kept
+    ``need``, a multiple of ``8 * decim``; each phase takes ``width // decim`` of it, as
+    ``off`` and ``offt`` assume); ``parts`` (ntask, ndm, nout) zeros."""
     nchan = raw.shape[1]
+    m_len = width // decim
     ntask = parts.shape[0]
     nload = (nchan + lblock - 1) // lblock
     inv = np.float32(1.0 / decim)
     for task in prange(ntask):
         xb = np.empty((lblock, width), dtype=raw.dtype)
-        zb = np.empty((cblock, width), dtype=np.float32)
+        zb = np.empty((cblock, width), dtype=zproto.dtype)
         kept = np.empty(cblock, dtype=np.int64)
         part = parts[task]
         for b in range(task, nload, ntask):
@@ -200,34 +315,20 @@ def _sums_time_major(raw, need, keep, decim, q, r, qft, rft, nout, cblock, lbloc
             for c in range(l0, l1):
                 if keep[c]:
                     hi = max(hi, need[c])
-            m_len = (hi + decim - 1) // decim
-            tb = decim * max(1, tblock // decim)  # tiles start on multiples of decim
-            for t0 in range(0, hi, tb):
-                tile = raw[t0 : min(t0 + tb, hi), l0:l1]
-                nt = tile.shape[0]
-                m_0 = t0 // decim
-                for c in range(l0, l1):
-                    n = min(nt, need[c] - t0)
-                    if n <= 0 or not keep[c]:
-                        continue
-                    kk = c - l0
-                    dst = xb[kk]
-                    for ph in range(min(decim, n)):
-                        row = dst[ph * m_len + m_0 : (ph + 1) * m_len]
-                        m = 0
-                        for i in range(ph, n, decim):
-                            row[m] = tile[i, kk]
-                            m += 1
+            if fast:
+                _transpose_bytes(raw, raw64, l0, l1, hi, decim, m_len, xb, xb.view(np.uint64))
+            else:
+                _transpose_tiles(raw, l0, l1, need, keep, decim, m_len, tblock, hi, xb)
             for c0 in range(l0, l1, cblock):
                 nk, _ = _kept(c0, min(l1, c0 + cblock), need, keep, kept, ft)
                 if nk == 0:
                     continue
                 _boxcar_phases(xb, l0, zb, c0, kept, nk, need, decim, m_len)
-                _accumulate(zb, c0, kept, nk, m_len, q, r, qft, rft, nout, inv, ft, part)
+                _accumulate(zb, c0, kept, nk, off, offt, nout, inv, ft, part)
 
 
 @njit(parallel=True, cache=True)
-def _sums_chan_major(data, need, keep, decim, q, r, qft, rft, nout, cblock, width, parts,
+def _sums_chan_major(data, need, keep, decim, off, offt, nout, cblock, width, parts,
                      ft):  # pragma: no cover - compiled
     """``data`` (nchan, ntime) float32, channel-major; see :func:`candidate_sums` and
     :func:`_sums_time_major` for ``width`` and ``parts``."""
@@ -242,18 +343,34 @@ def _sums_chan_major(data, need, keep, decim, q, r, qft, rft, nout, cblock, widt
         part = parts[task]
         for b in range(task, nblk, ntask):
             c0 = b * cblock
-            nk, hi = _kept(c0, min(nchan, c0 + cblock), need, keep, kept, ft)
+            nk, _ = _kept(c0, min(nchan, c0 + cblock), need, keep, kept, ft)
             if nk == 0:
                 continue
             if decim == 1:
-                _accumulate(data, 0, kept, nk, 0, q, r, qft, rft, nout, inv, ft, part)
+                _accumulate(data, 0, kept, nk, off, offt, nout, inv, ft, part)
             else:
-                m_len = (hi + decim - 1) // decim
+                m_len = width // decim
                 for k in range(nk):
                     c = kept[k]
                     _split_row(data[c], need[c], decim, m_len, xp[c - c0])
                 _boxcar_phases(xp, c0, zb, c0, kept, nk, need, decim, m_len)
-                _accumulate(zb, c0, kept, nk, m_len, q, r, qft, rft, nout, inv, ft, part)
+                _accumulate(zb, c0, kept, nk, off, offt, nout, inv, ft, part)
+
+
+def _words(arr: np.ndarray, lblock: int) -> NDArray[np.uint64] | None:
+    """A time-major 8-bit window as (ntime, nchan / 8) uint64 words, for the 8 x 8 byte
+    transpose; None where it does not apply (other dtypes, a channel count or load that is
+    not a multiple of 8, rows that are not contiguous)."""
+    if arr.dtype != np.uint8 or arr.shape[1] % 8 or lblock % 8 or not arr.flags.c_contiguous:
+        return None
+    return arr.view(np.uint64)
+
+
+def _sum_dtype(dtype: np.dtype, decim: int, cblock: int) -> type:
+    """uint16 for the boxcar sums and per-block accumulators of 8-bit samples when a block's
+    largest sum, ``255 * decim * cblock``, fits (every default block up to ``decim`` 16);
+    float32 otherwise."""
+    return np.uint16 if dtype == np.uint8 and 255 * decim * cblock <= 0xFFFF else np.float32
 
 
 def candidate_sums(
@@ -323,23 +440,24 @@ def candidate_sums(
         c = int(short[0])
         raise ValueError(f"channel {c} needs {int(want[c])} samples (nout*decim + its largest "
                          f"delay) within the data's {ntime}, but need[{c}] = {int(nd[c])}")
-    if decim == 1:
-        q, r, qft, rft = dl, np.zeros_like(dl), fd, np.zeros_like(fd)
-    else:
-        q, r = np.empty_like(dl), np.empty_like(dl)
-        _divmod_delays(dl, decim, q, r)
-        qft, rft = fd // decim, fd % decim
     lblock = max(cblock, int(lblock))
     ntask = max(1, min(numba.get_num_threads(), -(-nchan // (lblock if time_major else cblock))))
     parts = np.zeros((ntask, dl.shape[0], nout), dtype=np.float32)
     ft = np.empty((nchan, nout), dtype=np.float32)
-    width = decim * -(-int(nd[kp].max(initial=1)) // decim)  # buffer rows: every kept need
+    # buffer rows: every kept need, whole 8-sample words per phase
+    width = 8 * decim * -(-int(nd[kp].max(initial=1)) // (8 * decim))
+    off, offt = np.empty_like(dl), np.empty((1, nchan), dtype=np.int64)
+    _offsets(dl, decim, width // decim, off)
+    _offsets(fd.reshape(1, nchan), decim, width // decim, offt)
     if time_major:
-        _sums_time_major(arr, nd, kp, decim, q, r, qft, rft, nout, cblock, lblock, TBLOCK,
-                         width, parts, ft)
+        raw64 = _words(arr, lblock)
+        _sums_time_major(arr, np.zeros((0, 0), np.uint64) if raw64 is None else raw64,
+                         raw64 is not None, nd, kp, decim, off, offt[0], nout, cblock, lblock,
+                         TBLOCK, width, np.empty(0, dtype=_sum_dtype(arr.dtype, decim, cblock)),
+                         parts, ft)
     else:
         x = np.ascontiguousarray(arr, dtype=np.float32)
-        _sums_chan_major(x, nd, kp, decim, q, r, qft, rft, nout, cblock, width, parts, ft)
+        _sums_chan_major(x, nd, kp, decim, off, offt[0], nout, cblock, width, parts, ft)
     dmt = parts[0] if ntask == 1 else parts.sum(axis=0, dtype=np.float32)
     if decim > 1:
         dmt *= np.float32(1.0 / decim)
