@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
+from .boxcar import _median as _median_f64
 from .dedisperse import as_float32_2d
 
 __all__ = [
@@ -261,14 +262,10 @@ def normalise(img: ArrayLike) -> NDArray[np.float32]:
 
 
 def _median(flat: NDArray[np.float32]) -> float:
-    """``np.median`` of a 1-d float32 array by one ``np.partition`` (introselect): ~8x
-    faster than ``np.median`` on a 256 x 256 image here and than Numba's sorting median."""
-    n = flat.size
-    k = n // 2
-    if n % 2:
-        return float(np.partition(flat, k)[k])
-    part = np.partition(flat, k)  # part[:k] holds the k smallest (two kth cost 4x more)
-    return 0.5 * (float(part[:k].max()) + float(part[k]))
+    """``np.median`` of a 1-d float32 array, exactly: the bracketed quickselect of
+    :func:`frbtriage.kernels.boxcar._median` on a float64 copy, ~4x faster on a 256 x 256
+    image than one ``np.partition`` (which was ~8x faster than ``np.median``)."""
+    return float(_median_f64(flat.astype(np.float64)))
 
 
 def zero_dm(data: ArrayLike) -> NDArray[np.float32]:
