@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from frbtriage import __version__, commands
+from frbtriage.allocator import keep_freed_memory
 from frbtriage.errors import InputError
 
 
@@ -64,6 +65,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for bad input)."""
     argv = sys.argv[1:] if argv is None else argv
+    keep_freed_memory()
     parser = build_parser(chosen_verb(argv))
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
