@@ -23,7 +23,8 @@ does both in one pass over the channels:
    uint16 for 8-bit data while a block's largest, ``255 * decim * cblock``, fits (half the
    bytes to load per add of float32: the adds are load-bound), float32 otherwise;
 3. the block is added into both images: each DM trial sums the block's kept channels
-   (eight at a time, into an L1 accumulator) into the task's float32 partial ``dmt``;
+   (a block is ``cblock`` kept channels of a load, so masked channels do not leave it
+   short; eight at a time, into an L1 accumulator) into the task's float32 partial ``dmt``;
    ``ft`` rows are copied out. The tasks' partial ``dmt``s are summed at the end.
 
 The whole float32 window never exists: a task's buffers are ``lblock`` x ``max(need)``
@@ -95,18 +96,18 @@ def _kept(c0, c1, need, keep, kept, ft):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _boxcar_phases(xp, xoff, zb, zoff, kept, nk, need, decim, m_len):  # pragma: no cover
+def _boxcar_phases(xp, xoff, zb, kept, nk, need, decim, m_len):  # pragma: no cover
     """From samples stored split by phase, ``xp[c - xoff, r*m_len + m] = x[c, m*decim + r]``,
-    the boxcar sums ``zb[c - zoff, r*m_len + m] = sum_{k<decim} x[c, m*decim + r + k]``
+    the boxcar sums ``zb[k, r*m_len + m] = sum_{j<decim} x[c, m*decim + r + j]``
     (in ``zb``'s dtype: float32, or uint16 for 8-bit samples when ``255 * decim`` fits) of
-    the kept channels ``c`` for every ``m`` with ``m*decim + r + decim <= need[c]``: phase
+    the kept channels ``c = kept[k]`` for every ``m`` with ``m*decim + r + decim <= need[c]``: phase
     0 as ``decim`` row adds, each later phase from the one before by one subtract and one
     add (modular in uint16, so exact); all loops contiguous. Exact for integer samples."""
     t = zb.dtype.type
     for k in range(nk):
         c = kept[k]
         xr = xp[c - xoff]
-        zr = zb[c - zoff]
+        zr = zb[k]
         n = need[c]
         if decim == 1:
             src = xr[:n]
@@ -146,10 +147,11 @@ def _split_row(src, n, decim, m_len, dst):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _accumulate(z, zoff, kept, nk, off, offt, nout, inv, ft, part):  # pragma: no cover
-    """Add the kept channels (rows ``c - zoff`` of the phase-split ``z``) into every DM trial
-    of ``part`` (ndm, nout) and write their ``ft`` rows; trial ``d`` of channel ``c`` reads
-    ``nout`` samples from ``off[d, c]``, the ``ft`` row from ``offt[c]`` (:func:`_offsets`).
+def _accumulate(z, rows, kept, nk, off, offt, nout, inv, ft, part):  # pragma: no cover
+    """Add the kept channels ``c = kept[k]`` (row ``rows[k]`` of the phase-split ``z``) into
+    every DM trial of ``part`` (ndm, nout) and write their ``ft`` rows; trial ``d`` of
+    channel ``c`` reads ``nout`` samples from ``off[d, c]``, the ``ft`` row from ``offt[c]``
+    (:func:`_offsets`).
     The accumulator, of ``z``'s dtype (uint16 sums of 8-bit samples take half the loads of
     float32; the caller keeps them below 2**16), is allocated here: LLVM vectorises the adds
     only when it can see that it aliases no input row. Channels go eight at a time (one
@@ -160,7 +162,7 @@ def _accumulate(z, zoff, kept, nk, off, offt, nout, inv, ft, part):  # pragma: n
     for k in range(nk):
         c = kept[k]
         o = offt[c]
-        src = z[c - zoff, o : o + nout]
+        src = z[rows[k], o : o + nout]
         dst = ft[c]
         for i in range(nout):
             dst[i] = np.float32(src[i]) * inv
@@ -169,14 +171,14 @@ def _accumulate(z, zoff, kept, nk, off, offt, nout, inv, ft, part):  # pragma: n
         acc[:] = t(0)
         k = 0
         while k + 8 <= nk:
-            r0 = z[kept[k] - zoff, od[kept[k]] : od[kept[k]] + nout]
-            r1 = z[kept[k + 1] - zoff, od[kept[k + 1]] : od[kept[k + 1]] + nout]
-            r2 = z[kept[k + 2] - zoff, od[kept[k + 2]] : od[kept[k + 2]] + nout]
-            r3 = z[kept[k + 3] - zoff, od[kept[k + 3]] : od[kept[k + 3]] + nout]
-            r4 = z[kept[k + 4] - zoff, od[kept[k + 4]] : od[kept[k + 4]] + nout]
-            r5 = z[kept[k + 5] - zoff, od[kept[k + 5]] : od[kept[k + 5]] + nout]
-            r6 = z[kept[k + 6] - zoff, od[kept[k + 6]] : od[kept[k + 6]] + nout]
-            r7 = z[kept[k + 7] - zoff, od[kept[k + 7]] : od[kept[k + 7]] + nout]
+            r0 = z[rows[k], od[kept[k]] : od[kept[k]] + nout]
+            r1 = z[rows[k + 1], od[kept[k + 1]] : od[kept[k + 1]] + nout]
+            r2 = z[rows[k + 2], od[kept[k + 2]] : od[kept[k + 2]] + nout]
+            r3 = z[rows[k + 3], od[kept[k + 3]] : od[kept[k + 3]] + nout]
+            r4 = z[rows[k + 4], od[kept[k + 4]] : od[kept[k + 4]] + nout]
+            r5 = z[rows[k + 5], od[kept[k + 5]] : od[kept[k + 5]] + nout]
+            r6 = z[rows[k + 6], od[kept[k + 6]] : od[kept[k + 6]] + nout]
+            r7 = z[rows[k + 7], od[kept[k + 7]] : od[kept[k + 7]] + nout]
             for i in range(nout):
                 acc[i] = t(acc[i] + t(t(t(r0[i] + r1[i]) + t(r2[i] + r3[i]))
                                       + t(t(r4[i] + r5[i]) + t(r6[i] + r7[i]))))
@@ -184,7 +186,7 @@ def _accumulate(z, zoff, kept, nk, off, offt, nout, inv, ft, part):  # pragma: n
         while k < nk:
             c = kept[k]
             o = od[c]
-            a = z[c - zoff, o : o + nout]
+            a = z[rows[k], o : o + nout]
             for i in range(nout):
                 acc[i] = t(acc[i] + a[i])
             k += 1
@@ -306,7 +308,8 @@ def _sums_time_major(raw, raw64, fast, need, keep, decim, off, offt, nout, cbloc
     for task in prange(ntask):
         xb = np.empty((lblock, width), dtype=raw.dtype)
         zb = np.empty((cblock, width), dtype=zproto.dtype)
-        kept = np.empty(cblock, dtype=np.int64)
+        kept_load = np.empty(lblock, dtype=np.int64)
+        compact = np.arange(cblock)
         part = parts[task]
         for b in range(task, nload, ntask):
             l0 = b * lblock
@@ -319,12 +322,11 @@ def _sums_time_major(raw, raw64, fast, need, keep, decim, off, offt, nout, cbloc
                 _transpose_bytes(raw, raw64, l0, l1, hi, decim, m_len, xb, xb.view(np.uint64))
             else:
                 _transpose_tiles(raw, l0, l1, need, keep, decim, m_len, tblock, hi, xb)
-            for c0 in range(l0, l1, cblock):
-                nk, _ = _kept(c0, min(l1, c0 + cblock), need, keep, kept, ft)
-                if nk == 0:
-                    continue
-                _boxcar_phases(xb, l0, zb, c0, kept, nk, need, decim, m_len)
-                _accumulate(zb, c0, kept, nk, off, offt, nout, inv, ft, part)
+            n_load, _ = _kept(l0, l1, need, keep, kept_load, ft)
+            for k0 in range(0, n_load, cblock):  # blocks of cblock kept channels
+                kept = kept_load[k0 : min(n_load, k0 + cblock)]
+                _boxcar_phases(xb, l0, zb, kept, kept.shape[0], need, decim, m_len)
+                _accumulate(zb, compact, kept, kept.shape[0], off, offt, nout, inv, ft, part)
 
 
 @njit(parallel=True, cache=True)
@@ -340,6 +342,7 @@ def _sums_chan_major(data, need, keep, decim, off, offt, nout, cblock, width, pa
         xp = np.empty((cblock, width if decim > 1 else 1), dtype=np.float32)
         zb = np.empty((cblock, width if decim > 1 else 1), dtype=np.float32)
         kept = np.empty(cblock, dtype=np.int64)
+        compact = np.arange(cblock)
         part = parts[task]
         for b in range(task, nblk, ntask):
             c0 = b * cblock
@@ -347,14 +350,14 @@ def _sums_chan_major(data, need, keep, decim, off, offt, nout, cblock, width, pa
             if nk == 0:
                 continue
             if decim == 1:
-                _accumulate(data, 0, kept, nk, off, offt, nout, inv, ft, part)
+                _accumulate(data, kept, kept, nk, off, offt, nout, inv, ft, part)
             else:
                 m_len = width // decim
                 for k in range(nk):
                     c = kept[k]
                     _split_row(data[c], need[c], decim, m_len, xp[c - c0])
-                _boxcar_phases(xp, c0, zb, c0, kept, nk, need, decim, m_len)
-                _accumulate(zb, c0, kept, nk, off, offt, nout, inv, ft, part)
+                _boxcar_phases(xp, c0, zb, kept, nk, need, decim, m_len)
+                _accumulate(zb, compact, kept, nk, off, offt, nout, inv, ft, part)
 
 
 def _words(arr: np.ndarray, lblock: int) -> NDArray[np.uint64] | None:
