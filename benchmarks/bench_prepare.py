@@ -21,6 +21,9 @@ bursts at DM 90-2200, for the same candidates in the same run:
   samples written as CHIME msgpack chunks (``frbtriage.io.chime_reader.ChunkReader``:
   scale 1, offset 0, so both paths see identical intensities; ratio msgpack / filterbank).
 
+The process keeps freed memory as the ``frbtriage`` CLI does (``frbtriage.allocator``); your
+runs in the same process, so with the same allocator settings.
+
 Writes ``benchmarks/results/prepare.json`` and ``prepare.md``. Run:
 
     python benchmarks/bench_prepare.py            # full (about 10-15 minutes on 2 cores)
@@ -55,6 +58,7 @@ from reference import (  # noqa: E402
 )
 
 from frbtriage import prepare as P  # noqa: E402
+from frbtriage.allocator import keep_freed_memory  # noqa: E402
 from frbtriage.io.candidates import Candidate, read_candidates  # noqa: E402
 from frbtriage.io.chime_reader import ChunkReader  # noqa: E402
 from frbtriage.io.filterbank import FilterbankReader  # noqa: E402
@@ -239,6 +243,8 @@ def run(args: argparse.Namespace) -> dict:
                     "python": platform.python_version(), "numpy": np.__version__,
                     "numba": numba.__version__},
         "load_average_at_start": os.getloadavg(),
+        # as the CLI does at start-up (both tools run in this process and share it)
+        "keep_freed_memory": keep_freed_memory(),
         "note": ("times are wall seconds per candidate on a shared 2-core machine; frbtriage: "
                  "median of --repeat runs at the faster of the --threads Numba thread counts; "
                  "your: one run, single-threaded numpy as your_candmaker.py does"),
@@ -585,7 +591,7 @@ def main() -> None:
     ap.add_argument("--minutes16k", type=float, default=1.5, help="16384-channel file length")
     ap.add_argument("--bursts16k", type=int, default=8)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--repeat", type=int, default=3,
+    ap.add_argument("--repeat", type=int, default=9,
                     help="frbtriage timings per candidate and thread count (median kept)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                     help="Numba thread counts to time (the faster one is kept: on a shared "
