@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from frbtriage.allocator import MMAP_THRESHOLD, keep_freed_memory
 
 
