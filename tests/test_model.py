@@ -109,6 +109,8 @@ def test_architecture_rejects_bad_sizes() -> None:
         Architecture(input_rows=24).validate()
     with pytest.raises(ValueError):
         Architecture(members=0).validate()
+    with pytest.raises(ValueError, match="positive"):
+        Architecture(channels=(8, 0, 32)).validate()
     with pytest.raises(ValueError, match="zoom"):
         Architecture(zoom=16).validate()  # narrower than the pooled input
     with pytest.raises(ValueError, match="zoom"):
@@ -288,10 +290,11 @@ def test_train_command_end_to_end(tmp_path) -> None:
     ws, out = tmp_path / "ws", tmp_path / "model"
     argv = ["train", "--workspace", str(ws), "-o", str(out), "--simulate", "2",
             "--sim-minutes", "0.25", "--epochs", "2", "--eval-simulate", "1",
-            "--input-size", "64", "--members", "2"]
+            "--channels", "8", "16", "--hidden", "16", "--input-size", "64", "--members", "2"]
     assert main(argv) == 0
     m = load_model(out)
     assert m.config.architecture.members == 2
+    assert m.config.architecture.channels == (8, 16) and m.config.architecture.hidden == 16
     assert m.config.architecture.input_shape == (32, 64)
     for name in ("evaluation.json", "roc.png", "reliability.png", "unseen_roc.png"):
         assert (out / name).is_file(), name
@@ -311,7 +314,9 @@ def test_train_command_end_to_end(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("opt", [["--input-size", "30"], ["--input-rows", "-4"],
-                                 ["--input-size", "512"], ["--zoom", "16"], ["--zoom", "96"]])
+                                 ["--input-size", "512"], ["--zoom", "16"], ["--zoom", "96"],
+                                 ["--channels", "8", "0"], ["--hidden", "0"],
+                                 ["--channels", "4", "4", "4", "4", "4", "4"]])
 def test_train_command_bad_input_shape(tmp_path, opt, capsys) -> None:
     """An input size that does not divide the 256-pixel images: one line, exit 2, nothing made."""
     from frbtriage.cli import main

@@ -28,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
     p.add_argument("--members", type=int, default=5, help="ensemble members (default 5)")
+    p.add_argument("--channels", type=int, nargs="+", default=[8, 16, 32], metavar="C",
+                   help="convolution channels of each member, one per block (default 8 16 32)")
+    p.add_argument("--hidden", type=int, default=32,
+                   help="width of each member's dense layer (default 32)")
     p.add_argument("--input-size", type=int, default=32, metavar="T",
                    help="time columns each 256 x 256 image is mean-pooled to inside the model "
                         "(a divisor of 256; default 32)")
@@ -67,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     config = PipelineConfig(
         simulate=args.simulate, sim_minutes=args.sim_minutes, eval_simulate=args.eval_simulate,
         epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
-        members=args.members, input_size=args.input_size, input_rows=args.input_rows,
-        zoom=args.zoom, device=args.device, threads=args.threads, families=families,
+        members=args.members, channels=tuple(args.channels), hidden=args.hidden,
+        input_size=args.input_size, input_rows=args.input_rows, zoom=args.zoom,
+        device=args.device, threads=args.threads, families=families,
         family_rate=args.family_rate, telescopes=tuple(args.telescopes))
     command = ("frbtriage " + shlex.join(sys.argv[1:]) if "train" in sys.argv[1:]
                else "frbtriage.commands.train (called from Python)")

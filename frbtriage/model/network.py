@@ -70,7 +70,7 @@ class Architecture:
                              f"must divide image_size {self.image_size}")
         if min(self.input_size, self.rows) >> len(self.channels) < 1:
             raise ValueError("too many conv blocks for the input size")
-        if self.members < 1 or self.hidden < 1 or not self.channels:
+        if self.members < 1 or self.hidden < 1 or not self.channels or min(self.channels) < 1:
             raise ValueError("members, hidden and channels must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")

@@ -45,10 +45,11 @@ class PipelineConfig:
     ``simulate`` observations to add to the workspace before training (0 = none);
     ``sim_minutes`` length of each, minutes; ``eval_simulate`` unseen observations to
     evaluate on (0 = skip); ``epochs``, ``batch_size``, ``lr`` (peak learning rate),
-    ``seed`` as :class:`frbtriage.model.train.TrainConfig`; ``members``, ``input_size``
-    (time columns each 256 x 256 image is pooled to), ``input_rows`` (frequency / DM rows
-    after pooling) and ``zoom`` (central time columns of the second view; 0 = none; None =
-    32 or ``input_size`` if larger) as :class:`Architecture`; ``device`` torch device
+    ``seed`` as :class:`frbtriage.model.train.TrainConfig`; ``members``, ``channels``
+    (convolution channels per block), ``hidden`` (dense width), ``input_size`` (time columns
+    each 256 x 256 image is pooled to), ``input_rows`` (frequency / DM rows after pooling)
+    and ``zoom`` (central time columns of the second view; 0 = none; None = 32 or
+    ``input_size`` if larger) as :class:`Architecture`; ``device`` torch device
     (None: CUDA when available); ``threads`` torch CPU threads for the whole process (None:
     torch's choice); ``families`` the simulator's burst morphologies and interference
     families to add to the training mixes, ``family_rate`` events of each a minute
@@ -65,6 +66,8 @@ class PipelineConfig:
     batch_size: int = 64
     lr: float = 3e-3
     members: int = 5
+    channels: tuple[int, ...] = Architecture.channels
+    hidden: int = Architecture.hidden
     input_size: int = 32
     input_rows: int = 32
     zoom: int | None = None
@@ -77,7 +80,8 @@ class PipelineConfig:
     def architecture(self) -> Architecture:
         """The network shape these settings ask for (not yet validated)."""
         zoom = max(32, self.input_size) if self.zoom is None else self.zoom
-        return Architecture(members=self.members, input_size=self.input_size,
+        return Architecture(members=self.members, channels=tuple(self.channels),
+                            hidden=self.hidden, input_size=self.input_size,
                             input_rows=self.input_rows, zoom=zoom)
 
     def mixes(self) -> tuple[dict[str, Any], ...]:
@@ -122,7 +126,8 @@ class PipelineConfig:
         try:
             self.architecture().validate()
         except ValueError as err:
-            raise InputError(None, f"--input-size/--input-rows/--zoom: {err}") from err
+            raise InputError(None, f"--input-size/--input-rows/--zoom/--channels/--hidden: "
+                                   f"{err}") from err
 
 
 @dataclass
