@@ -24,7 +24,9 @@ imitates bursts, which its training mixes never held (issue 14).
    this family from the in-distribution candidates (0.5 = the model is no less sure about
    it; 1 = always less sure), and the dispersion check: the fraction measured and the
    fraction flagged (measured and not the cold-plasma law). **Veto**: p_astro capped at
-   :data:`VETO_CAP` when flagged; confident errors left and bursts lost.
+   :data:`VETO_CAP` where the ranking's rule caps it (:func:`frbtriage.dispersion.vetoes`:
+   flagged, with an index error <= :data:`VETO_MAX_ERR`); confident errors left and bursts
+   lost.
 
 Writes ``families.json`` and ``families.md`` to ``--out`` (default ``benchmarks/results``).
 About 5 minutes with the defaults on 2 shared cores.
@@ -49,7 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from frbtriage.dispersion import VETO_CAP, check_candidate
+from frbtriage.dispersion import VETO_CAP, VETO_MAX_ERR, check_candidate, vetoes
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import read_candidates
 from frbtriage.model.config import load_model
@@ -98,8 +100,8 @@ class Settings:
 @dataclass
 class Scored:
     """Every prepared candidate, ``(n,)`` arrays: family name, label (1 = burst), p_astro,
-    p_std, BALD, dispersion index (NaN when not measured), flagged (measured and not the
-    cold-plasma law), measured."""
+    p_std, BALD, dispersion index (NaN when not measured), measured, flagged (measured and not
+    the cold-plasma law), vetoed (flagged precisely enough to cap the score)."""
 
     family: np.ndarray
     label: np.ndarray
@@ -109,6 +111,7 @@ class Scored:
     index: np.ndarray
     measured: np.ndarray
     flagged: np.ndarray
+    vetoed: np.ndarray
 
 
 def plan(cfg: Settings) -> list[tuple[str, int, dict[str, Any]]]:
@@ -159,7 +162,8 @@ def score(ws: Workspace, family: dict[tuple[str, float, float], str],
         chk = check_candidate(rec, ft)
         s = scores[rec.id]
         rows.append((fam, int(rec.label or 0), s.p_astro, s.p_std, s.bald, chk.index,
-                     chk.measured, chk.consistent is False))
+                     chk.measured, chk.consistent is False,
+                     vetoes(chk.index, chk.err, chk.delay_s)))
     cols = list(zip(*rows, strict=True))
     return Scored(np.array(cols[0]), *(np.array(c) for c in cols[1:])), model.version
 
@@ -183,7 +187,7 @@ def family_row(sc: Scored, fam: str) -> dict[str, Any]:
     ind_neg = sc.p[ind & (sc.label == 0) & ~sel]
     p = sc.p[sel]
     auc = _auc(p, ind_neg) if is_burst else _auc(ind_bursts, p)
-    capped = np.where(sc.flagged[sel], np.minimum(p, VETO_CAP), p)
+    capped = np.where(sc.vetoed[sel], np.minimum(p, VETO_CAP), p)
     row: dict[str, Any] = {
         "family": fam, "in_distribution": fam in IN_DISTRIBUTION, "burst": is_burst,
         "n": int(sel.sum()), "auc": auc,
@@ -196,8 +200,8 @@ def family_row(sc: Scored, fam: str) -> dict[str, Any]:
         "median_index": float(np.nanmedian(sc.index[sel])) if sc.measured[sel].any() else None,
         "veto_confident_errors": float(_confident_errors(capped, sc.label[sel]).mean())
         if p.size else None,
-        "veto_bursts_capped": int((sc.flagged[sel] & (sc.label[sel] == 1)).sum()),
-        "veto_bursts_lost": int((sc.flagged[sel] & (sc.label[sel] == 1) & (p >= VETO_CAP)).sum()),
+        "veto_bursts_capped": int((sc.vetoed[sel] & (sc.label[sel] == 1)).sum()),
+        "veto_bursts_lost": int((sc.vetoed[sel] & (sc.label[sel] == 1) & (p >= VETO_CAP)).sum()),
     }
     if fam not in IN_DISTRIBUTION and sel.any():
         unseen = np.r_[np.ones(sel.sum()), np.zeros(ind.sum())]
@@ -212,7 +216,7 @@ def summarise(sc: Scored) -> dict[str, Any]:
     ind = np.isin(sc.family, IN_DISTRIBUTION)
     imitators = np.isin(sc.family, FAMILY_RFI)
     new_bursts = np.isin(sc.family, BURST_FAMILIES)
-    capped = np.where(sc.flagged, np.minimum(sc.p, VETO_CAP), sc.p)
+    capped = np.where(sc.vetoed, np.minimum(sc.p, VETO_CAP), sc.p)
     err, err_v = _confident_errors(sc.p, sc.label), _confident_errors(capped, sc.label)
     bursts = sc.label == 1
 
@@ -231,8 +235,8 @@ def summarise(sc: Scored) -> dict[str, Any]:
             "imitator_confident_errors_after": int(err_v[imitators].sum()),
             "imitators": int(imitators.sum()),
             "bursts_flagged": int((sc.flagged & bursts).sum()),
-            "bursts_lost_above_cap": int((sc.flagged & bursts & (sc.p >= VETO_CAP)).sum()),
-            "bursts_lost_confident": int((sc.flagged & bursts & (sc.p >= CONFIDENT)).sum()),
+            "bursts_lost_above_cap": int((sc.vetoed & bursts & (sc.p >= VETO_CAP)).sum()),
+            "bursts_lost_confident": int((sc.vetoed & bursts & (sc.p >= CONFIDENT)).sum()),
             "bursts": int(bursts.sum()),
             "in_distribution_bursts_flagged": int((sc.flagged & bursts & ind).sum()),
             "new_family_bursts_flagged": int((sc.flagged & bursts & new_bursts).sum()),
@@ -289,8 +293,9 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {_f(r['measured'], '.2f')} | {_f(r['flagged'], '.2f')} | "
             f"{_f(r['median_index'], '.2f')} | {_f(r['veto_confident_errors'], '.2f')} |")
     lines += [
-        "", f"**Veto** (p_astro capped at {VETO_CAP} when the index is measured and not "
-        f"consistent): confident errors on the {v['imitators']} imitator candidates "
+        "", f"**Veto** (p_astro capped at {VETO_CAP} when the index is measured to within "
+        f"+-{VETO_MAX_ERR} and not consistent): confident errors on the "
+        f"{v['imitators']} imitator candidates "
         f"{v['imitator_confident_errors']} -> {v['imitator_confident_errors_after']}; of "
         f"{v['bursts']} bursts {v['bursts_flagged']} flagged "
         f"({v['in_distribution_bursts_flagged']} standard, "
@@ -341,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                           "p_astro": sc.p.round(5).tolist(), "p_std": sc.p_std.round(5).tolist(),
                           "bald": sc.bald.round(5).tolist(),
                           "index": [None if not np.isfinite(x) else round(float(x), 4)
-                                    for x in sc.index], "flagged": sc.flagged.tolist()}}
+                                    for x in sc.index], "flagged": sc.flagged.tolist(),
+                          "vetoed": sc.vetoed.tolist()}}
     write_results(a.out, "families", doc, markdown(doc))
     return 0
 

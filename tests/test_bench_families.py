@@ -31,15 +31,18 @@ def test_per_family_numbers_and_the_veto_on_made_up_scores() -> None:
                   0.05, 0.6])
     std = np.r_[np.full(8, 0.01), np.full(4, 0.2), 0.3, 0.3]
     measured = np.array([1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1], bool)
-    flagged = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], bool)
+    flagged = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1], bool)
+    # the second peryton is flagged but measured too loosely to cap its score
+    vetoed = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], bool)
     index = np.where(measured, 2.0, np.nan)
-    sc = bf.Scored(fam, label, p, std, std / 2, index, measured, flagged)
+    sc = bf.Scored(fam, label, p, std, std / 2, index, measured, flagged, vetoed)
     summary = bf.summarise(sc)
     rows = {r["family"]: r for r in summary["families"]}
     per = rows["peryton"]
     assert per["n"] == 4 and not per["burst"] and not per["in_distribution"]
     assert per["confident_errors"] == pytest.approx(3 / 4)  # 0.99, 0.95, 0.92
-    assert per["veto_confident_errors"] == pytest.approx(2 / 4)  # the flagged 0.99 capped
+    assert per["veto_confident_errors"] == pytest.approx(2 / 4)  # the vetoed 0.99 capped
+    assert per["flagged"] == pytest.approx(2 / 4)
     assert per["bald_auroc_unseen"] == 1.0  # always less sure than the in-distribution ones
     assert per["auc"] == pytest.approx(_auc_of([0.95, 0.9, 0.8, 0.99], [0.99, 0.95, 0.3, 0.92]))
     assert rows["faint"]["confident_errors"] == pytest.approx(0.5)  # p 0.05 on a burst

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from frbtriage import db
+from frbtriage.dispersion import VETO_MAX_ERR, cold_plasma, vetoes
 from frbtriage.errors import InputError
 from frbtriage.io.candidates import HEIMDALL_COLUMNS, Candidate, read_heimdall
 from frbtriage.io.fetch_h5 import write_fetch_h5
@@ -65,14 +66,20 @@ def test_best_first_ranks_by_the_checked_p_astro() -> None:
     rows = [row("unscored-1", None), row("peryton", 0.99, (1.90, 0.01, 0.3)),
             row("burst", 0.8, (2.001, 0.002, 0.3)), row("faint", 0.6),
             row("reversed", 0.95, (2.0, 0.01, -0.2)), row("unscored-2", None),
-            row("noise", 0.5), row("peryton-low", 0.3, (1.5, 0.01, 0.3))]
+            row("noise", 0.5), row("peryton-low", 0.3, (1.5, 0.01, 0.3)),
+            # a burst whose sub-band times interference pulled: not 2 within its errors,
+            # but measured too loosely (error > VETO_MAX_ERR) to cap its score
+            row("loose", 0.7, (0.4, 0.3, 0.3))]
     got = best_first(rows)
     assert [r.candidate.file for r in got] == [
-        "burst", "faint", "peryton", "reversed", "noise", "peryton-low", "unscored-1",
+        "burst", "loose", "faint", "peryton", "reversed", "noise", "peryton-low", "unscored-1",
         "unscored-2"]
-    assert [r.vetoed for r in got] == [False, False, True, True, False, False, False, False]
-    assert got[2].p_checked == 0.5 and got[2].score.p_astro == 0.99
-    assert got[5].p_checked == 0.3, "a veto never raises a score"
+    assert [r.vetoed for r in got] == [False, False, False, True, True, False, False, False,
+                                       False]
+    assert cold_plasma(0.4, 0.3, 0.3) is False and not vetoes(0.4, 0.3, 0.3)
+    assert vetoes(0.4, VETO_MAX_ERR, 0.3) and not vetoes(0.4, 1.001 * VETO_MAX_ERR, 0.3)
+    assert got[3].p_checked == 0.5 and got[3].score.p_astro == 0.99
+    assert got[6].p_checked == 0.3, "a veto never raises a score"
 
 
 def _scored(cands: list[Candidate]) -> RankResult:
