@@ -2,8 +2,8 @@
 
 glibc's ``malloc`` serves a large block (over its mmap threshold, 128 KiB at first) with a
 fresh ``mmap`` and returns it to the kernel on ``free``. A 1024-channel candidate allocates
-~5 MB of such blocks (its ``(256, nchan)`` delay tables, their quotient and remainder, the
-image buffers), so every candidate touches ~1000 new pages, each a minor fault: ~2 us a page
+~5 MB of such blocks (its ``(256, nchan)`` delay table and offset table, the image
+buffers), so every candidate touches ~1000 new pages, each a minor fault: ~2 us a page
 on the development machine, 1.8 ms of a 7 ms candidate (``benchmarks/bench_prepare.py``).
 :func:`keep_freed_memory` raises the mmap threshold to glibc's ceiling (32 MiB on 64-bit)
 and the heap's trim threshold, so blocks below 32 MiB come from the heap and go back to it:

@@ -314,15 +314,11 @@ def _sums_time_major(raw, raw64, fast, need, keep, decim, off, offt, nout, cbloc
         for b in range(task, nload, ntask):
             l0 = b * lblock
             l1 = min(nchan, l0 + lblock)
-            hi = 0
-            for c in range(l0, l1):
-                if keep[c]:
-                    hi = max(hi, need[c])
+            n_load, hi = _kept(l0, l1, need, keep, kept_load, ft)
             if fast:
                 _transpose_bytes(raw, raw64, l0, l1, hi, decim, m_len, xb, xb.view(np.uint64))
             else:
                 _transpose_tiles(raw, l0, l1, need, keep, decim, m_len, tblock, hi, xb)
-            n_load, _ = _kept(l0, l1, need, keep, kept_load, ft)
             for k0 in range(0, n_load, cblock):  # blocks of cblock kept channels
                 kept = kept_load[k0 : min(n_load, k0 + cblock)]
                 _boxcar_phases(xb, l0, zb, kept, kept.shape[0], need, decim, m_len)
